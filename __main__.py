@@ -1,0 +1,80 @@
+"""The matching platform: one dedicated cluster, its edge, the async workers, and their watch.
+
+Settings are validated before anything is declared, so a bad stack file stops the run with one
+clear error instead of a half-made platform.
+"""
+
+from typing import Any
+
+import pulumi
+
+from components import (
+    AsyncWorkers,
+    AsyncWorkersArgs,
+    DedicatedCluster,
+    DedicatedClusterArgs,
+    EdgeIngress,
+    EdgeIngressArgs,
+    Observability,
+    ObservabilityArgs,
+)
+from components.settings import load_settings
+
+
+def read_config(key: str) -> Any:
+    """Raw config as the CLI hands it over: plain strings for `aws:region`, objects otherwise."""
+    namespace, name = key.split(":", 1)
+    config = pulumi.Config(namespace)
+    if key == "aws:region":
+        return config.get(name)
+    return config.get_object(name)
+
+
+settings = load_settings(pulumi.get_stack(), read_config)
+
+cluster = DedicatedCluster(
+    "matching",
+    DedicatedClusterArgs(
+        network=settings.network,
+        cluster=settings.cluster,
+        protect_state=settings.is_production,
+    ),
+)
+
+edge = EdgeIngress(
+    "matching",
+    EdgeIngressArgs(
+        settings=settings.edge,
+        region=settings.region,
+        vpc_id=cluster.vpc_id,
+        private_subnet_ids=cluster.private_subnet_ids,
+        longest_task_seconds=settings.workers.longest_task_seconds,
+    ),
+)
+
+workers = AsyncWorkers(
+    "matching",
+    AsyncWorkersArgs(
+        settings=settings.workers,
+        cluster_name=cluster.cluster_name,
+        k8s_provider=cluster.k8s_provider,
+        target_group_arn=edge.target_group_arn,
+        protect_state=settings.is_production,
+    ),
+)
+
+observability = Observability(
+    "matching",
+    ObservabilityArgs(
+        settings=settings.observability,
+        queue_name=workers.queue_name,
+        dead_letter_queue_name=workers.dead_letter_queue_name,
+        k8s_provider=cluster.k8s_provider,
+    ),
+)
+
+pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("publicHostname", settings.edge.public_hostname)
+pulumi.export("distributionDomainName", edge.distribution_domain_name)
+pulumi.export("queueUrl", workers.queue_url)
+pulumi.export("alertTopicArn", observability.alert_topic_arn)

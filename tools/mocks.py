@@ -1,0 +1,262 @@
+"""Realistic answers for the Pulumi SDK's mock monitor: what AWS would say, without AWS.
+
+Every invoke the program makes is answered here, and an invoke with no answer is an error
+that names its token, so a new lookup can never slip through with an empty result. Resource
+outputs follow the shapes AWS returns (ids with their real prefixes, ARNs in the stack's
+partition, region and account), because the policy pack matches resources by those ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+# AWS-managed objects whose ids are the same in every account.
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+MANAGED_CACHE_POLICIES = {"Managed-CachingDisabled": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"}
+MANAGED_ORIGIN_REQUEST_POLICIES = {
+    "Managed-AllViewerExceptHostHeader": "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+}
+MANAGED_RESPONSE_HEADERS_POLICIES = {
+    "Managed-SecurityHeadersPolicy": "67f7725c-6f97-4210-82d7-5512b31e9d03"
+}
+# The origin-facing list's id differs per region; it is the same for every account.
+ORIGIN_FACING_PREFIX_LISTS = {"eu-central-1": "pl-a3a144ca", "us-east-1": "pl-3b927c52"}
+# CloudFront answers with this hosted zone id for every distribution's alias target.
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
+ORIGIN_FACING_ENTRIES = 55
+
+# Id prefixes AWS uses; the pack matches security groups to load balancers by id.
+_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/eip:Eip": "eipalloc-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+    "aws:cloudfront/distribution:Distribution": "E",
+    "aws:cloudfront/vpcOrigin:VpcOrigin": "vo_",
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    """The AWS account and region the stack deploys into."""
+
+    account_id: str
+    region: str
+    partition: str = "aws"
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Answers invokes and fills in resource outputs as AWS, EKS and Helm would."""
+
+    def __init__(self, account: Account):
+        self.account = account
+        self._invokes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "aws:index/getAvailabilityZones:getAvailabilityZones": self._zones,
+            "aws:index/getCallerIdentity:getCallerIdentity": self._caller,
+            "aws:index/getRegion:getRegion": self._region,
+            "aws:index/getPartition:getPartition": self._partition,
+            "aws:ec2/getManagedPrefixList:getManagedPrefixList": self._prefix_list,
+            "aws:cloudfront/getCachePolicy:getCachePolicy": _managed(MANAGED_CACHE_POLICIES),
+            "aws:cloudfront/getOriginRequestPolicy:getOriginRequestPolicy": _managed(
+                MANAGED_ORIGIN_REQUEST_POLICIES
+            ),
+            "aws:cloudfront/getResponseHeadersPolicy:getResponseHeadersPolicy": _managed(
+                MANAGED_RESPONSE_HEADERS_POLICIES
+            ),
+        }
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        answer = self._invokes.get(args.token)
+        if answer is None:
+            raise NotImplementedError(
+                f"the offline mocks have no answer for invoke {args.token}; add one to "
+                "tools/mocks.py with the values AWS returns"
+            )
+        return answer(dict(args.args)), []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        resource_id = args.resource_id or _physical_id(args.typ, args.name)
+        outputs = {**inputs, **self._computed(args.typ, args.name, resource_id, inputs)}
+        return resource_id, outputs
+
+    def _computed(
+        self, token: str, name: str, resource_id: str, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if token.startswith("pulumi:providers:"):
+            return {}
+        if token == "eks:index:Cluster":
+            return self._eks_cluster(name, inputs)
+        if not token.startswith("aws:"):
+            return {}
+
+        computed: dict[str, Any] = {
+            "arn": self._arn(token, inputs.get("name") or resource_id),
+            "region": inputs.get("region") or self.account.region,
+        }
+        extra = _EXTRA_OUTPUTS.get(token)
+        if extra is not None:
+            computed.update(extra(self, name, resource_id, inputs))
+        return computed
+
+    def _arn(self, token: str, resource: str) -> str:
+        service = token.split(":")[1].split("/")[0]
+        kind = token.rsplit(":", 1)[1].lower()
+        return (
+            f"arn:{self.account.partition}:{service}:{self.account.region}:"
+            f"{self.account.account_id}:{kind}/{resource}"
+        )
+
+    def _eks_cluster(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        cluster_name = inputs.get("name") or name
+        endpoint = f"https://{_hex(name, 32).upper()}.gr7.{self.account.region}.eks.amazonaws.com"
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint}}],
+            "contexts": [{"name": "aws", "context": {"cluster": cluster_name, "user": "aws"}}],
+            "current-context": "aws",
+            "users": [{"name": "aws", "user": {"exec": {"command": "aws"}}}],
+        }
+        return {
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig),
+            "clusterSecurityGroupId": _physical_id("aws:ec2/securityGroup:SecurityGroup", name),
+            "nodeSecurityGroupId": _physical_id("aws:ec2/securityGroup:SecurityGroup", name + "n"),
+            "oidcIssuer": endpoint.removeprefix("https://"),
+        }
+
+    def _zones(self, _: dict[str, Any]) -> dict[str, Any]:
+        letters = "abc"
+        return {
+            "names": [f"{self.account.region}{letter}" for letter in letters],
+            "zoneIds": [f"euc1-az{index}" for index in (1, 2, 3)],
+            "state": "available",
+        }
+
+    def _caller(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "accountId": self.account.account_id,
+            "arn": f"arn:aws:iam::{self.account.account_id}:role/deployer",
+            "userId": "AROAEXAMPLEDEPLOYER",
+            "id": self.account.account_id,
+        }
+
+    def _region(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"name": self.account.region, "region": self.account.region}
+
+    def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
+        return {"partition": self.account.partition, "dnsSuffix": "amazonaws.com"}
+
+    def _prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        region = args.get("region") or self.account.region
+        if args.get("name") != CLOUDFRONT_ORIGIN_FACING or region not in ORIGIN_FACING_PREFIX_LISTS:
+            raise LookupError(f"no managed prefix list {args.get('name')!r} in {region}")
+        list_id = ORIGIN_FACING_PREFIX_LISTS[region]
+        return {
+            "id": list_id,
+            "name": CLOUDFRONT_ORIGIN_FACING,
+            "addressFamily": "IPv4",
+            "maxEntries": ORIGIN_FACING_ENTRIES,
+            "arn": f"arn:aws:ec2:{region}:aws:prefix-list/{list_id}",
+            "entries": [],
+        }
+
+
+def _managed(ids: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def answer(args: dict[str, Any]) -> dict[str, Any]:
+        name = args.get("name")
+        if name not in ids:
+            raise LookupError(f"no AWS-managed CloudFront policy named {name!r}")
+        return {"id": ids[name], "name": name}
+
+    return answer
+
+
+def _hex(seed: str, length: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def _physical_id(token: str, name: str) -> str:
+    digest = _hex(token + name, 17)
+    prefix = _ID_PREFIXES.get(token)
+    if prefix is None:
+        return f"{name}-{digest[:8]}"
+    if prefix == "E":
+        return "E" + digest[:13].upper()
+    return prefix + digest
+
+
+def _load_balancer(mocks: PlatformMocks, name: str, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    scheme = "internal-" if inputs.get("internal") else ""
+    region = mocks.account.region
+    return {
+        "dnsName": f"{scheme}{name}-{_hex(name, 10)}.{region}.elb.amazonaws.com",
+        "zoneId": "Z215JYRZR1TBD5",
+        "arnSuffix": f"app/{name}/{_hex(name, 16)}",
+    }
+
+
+def _queue(mocks: PlatformMocks, name: str, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    queue_name = inputs.get("name") or name
+    account = mocks.account
+    return {
+        "name": queue_name,
+        "url": f"https://sqs.{account.region}.amazonaws.com/{account.account_id}/{queue_name}",
+        "arn": f"arn:aws:sqs:{account.region}:{account.account_id}:{queue_name}",
+    }
+
+
+def _kms_key(mocks: PlatformMocks, name: str, resource_id: str, _: dict[str, Any]) -> dict[str, Any]:
+    account = mocks.account
+    return {
+        "keyId": resource_id,
+        "arn": f"arn:aws:kms:{account.region}:{account.account_id}:key/{resource_id}",
+    }
+
+
+def _certificate(_: PlatformMocks, name: str, __: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    domain = inputs.get("domainName", name)
+    return {
+        "domainValidationOptions": [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{_hex(domain, 32)}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_hex(domain + 'v', 32)}.acm-validations.aws.",
+            }
+        ],
+        "status": "ISSUED",
+    }
+
+
+def _distribution(_: PlatformMocks, name: str, __: str, ___: dict[str, Any]) -> dict[str, Any]:
+    return {"domainName": f"d{_hex(name, 13)}.cloudfront.net", "hostedZoneId": CLOUDFRONT_ZONE_ID}
+
+
+def _named(_: PlatformMocks, name: str, __: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"name": inputs.get("name") or f"{name}-{_hex(name, 7)}"}
+
+
+_EXTRA_OUTPUTS: dict[str, Callable[[PlatformMocks, str, str, dict[str, Any]], dict[str, Any]]] = {
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:sqs/queue:Queue": _queue,
+    "aws:kms/key:Key": _kms_key,
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:cloudfront/distribution:Distribution": _distribution,
+    "aws:iam/role:Role": _named,
+    "aws:eks/nodeGroup:NodeGroup": _named,
+}

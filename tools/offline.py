@@ -1,0 +1,275 @@
+"""Runs the Pulumi program under the SDK's mock monitor and records what it registers.
+
+The stack's configuration is read from `Pulumi.yaml` and `Pulumi.<stack>.yaml` as the CLI
+reads it, and handed to the program through the same runtime calls the language host uses.
+The recorder keeps every registration request as the engine would receive it: URN, type,
+parent, provider, inputs under their camelCase names, dependencies and property dependencies.
+Resources that name no provider get the default provider the engine would create for them,
+configured from the stack's `<package>:*` keys, so that policies see the region they run in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime.mocks import MockEngine, MockMonitor, MockSettings
+from pulumi.runtime.settings import configure
+from pulumi.runtime.stack import run_in_stack
+
+from tools.mocks import Account, PlatformMocks
+from tools.records import (
+    PROVIDER_PREFIX,
+    RESOURCE_SIG,
+    SIG_KEY,
+    STACK_TYPE,
+    ResourceRecord,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+_MOCK_ACCOUNT = "123456789012"
+
+
+class StackFileError(Exception):
+    """A project or stack file is missing or not what the CLI would accept."""
+
+
+class ProgramError(Exception):
+    """The program failed while it ran under the mocks."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    values: dict[str, Any]
+
+    def encoded(self) -> dict[str, str]:
+        """Values as the CLI hands them to a program: strings raw, everything else as JSON."""
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.values.items()}
+
+    def account(self) -> Account:
+        """The account and region the stack targets; `aws:allowedAccountIds` names the account."""
+        allowed = self.values.get("aws:allowedAccountIds") or [_MOCK_ACCOUNT]
+        region = self.values.get("aws:region")
+        if not isinstance(region, str):
+            raise StackFileError(f"Pulumi.{self.stack}.yaml: aws:region is required")
+        return Account(account_id=str(allowed[0]), region=region)
+
+
+@dataclass
+class ProgramRun:
+    """Everything one run of the program registered, in registration order."""
+
+    project: str
+    stack: str
+    resources: list[ResourceRecord] = field(default_factory=list[ResourceRecord])
+    stack_outputs: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
+    project_file = _read_yaml(root / "Pulumi.yaml")
+    project = project_file.get("name")
+    if not isinstance(project, str):
+        raise StackFileError("Pulumi.yaml: `name` is required")
+    stack_file = _read_yaml(root / f"Pulumi.{stack}.yaml")
+
+    values: dict[str, Any] = {}
+    for key, spec in (project_file.get("config") or {}).items():
+        if isinstance(spec, dict) and "default" in spec:
+            values[_qualify(project, key)] = spec["default"]
+    for key, value in (stack_file.get("config") or {}).items():
+        if isinstance(value, dict) and "secure" in value:
+            raise StackFileError(
+                f"Pulumi.{stack}.yaml: {key} is encrypted; the offline plan holds no secrets"
+            )
+        values[_qualify(project, key)] = value
+    return StackConfig(project=project, stack=stack, values=values)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise StackFileError(f"{path.name} not found in {path.parent}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{path.name} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path.name} must hold a YAML mapping")
+    return dict[str, Any](data)
+
+
+def _qualify(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, keeping each registration as the engine would see it."""
+
+    def __init__(self, mocks: PlatformMocks, config: StackConfig):
+        super().__init__(mocks)
+        self.run = ProgramRun(project=config.project, stack=config.stack)
+        self._config = config
+        self._default_providers: dict[str, str] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        provider = request.provider or self._default_provider(request)
+        self.run.resources.append(
+            ResourceRecord(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent or None,
+                provider=provider or None,
+                id=(response.id or None) if request.custom else None,
+                inputs=_plain(request.object),
+                outputs=_plain(response.object) if request.custom or request.remote else {},
+                dependencies=tuple(request.dependencies),
+                property_dependencies={
+                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
+                },
+                protect=bool(request.protect),
+                custom_timeouts=_timeouts(request),
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        if request.urn.endswith(f"::{STACK_TYPE}::{self.run.project}-{self.run.stack}"):
+            self.run.stack_outputs = _plain(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+    def _default_provider(self, request: Any) -> str:
+        """The engine gives a resource without a provider the package's default provider."""
+        if request.type == STACK_TYPE or request.type.startswith(PROVIDER_PREFIX):
+            return ""
+        if not request.custom and not request.remote:
+            return ""
+        package = request.type.split(":", 1)[0]
+        key = f"{package}@{request.version}"
+        if key not in self._default_providers:
+            self._default_providers[key] = self._register_default(package, request.version)
+        return self._default_providers[key]
+
+    def _register_default(self, package: str, version: str) -> str:
+        name = "default_" + version.replace(".", "_") if version else "default"
+        token = f"{PROVIDER_PREFIX}{package}"
+        urn = f"urn:pulumi:{self.run.stack}::{self.run.project}::{token}::{name}"
+        inputs = {
+            key.split(":", 1)[1]: value
+            for key, value in self._config.values.items()
+            if key.startswith(f"{package}:")
+        }
+        if version:
+            inputs["version"] = version
+        provider_id = f"{name}-00000000-0000-4000-8000-000000000000"
+        self.run.resources.append(
+            ResourceRecord(urn=urn, type=token, name=name, custom=True, id=provider_id,
+                           inputs=inputs, outputs=inputs)
+        )
+        return f"{urn}::{provider_id}"
+
+
+def _timeouts(request: Any) -> dict[str, str]:
+    if not request.HasField("customTimeouts"):
+        return {}
+    timeouts = request.customTimeouts
+    found = {"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+    return {key: value for key, value in found.items() if value}
+
+
+def _plain(struct: Any) -> dict[str, Any]:
+    """A protobuf Struct as JSON-ready values, resource references replaced as the engine does."""
+    return _unwrap(json_format.MessageToDict(struct))
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        mapping: Mapping[str, Any] = value
+        if mapping.get(SIG_KEY) == RESOURCE_SIG:
+            return mapping.get("id") or mapping["urn"]
+        return {key: _unwrap(item) for key, item in mapping.items()}
+    if isinstance(value, list):
+        return [_unwrap(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class _ErrorLog(logging.Handler):
+    """Collects what the program logs at error level: under mocks that is how it fails."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run_program(stack: str, root: Path = ROOT) -> ProgramRun:
+    """Run `<root>/__main__.py` for `stack` under the mocks, in a context of its own."""
+    config = load_stack_config(stack, root)
+    return contextvars.Context().run(_run_isolated, config, root)
+
+
+def _run_isolated(config: StackConfig, root: Path) -> ProgramRun:
+    errors = _ErrorLog()
+    logger = logging.getLogger(f"offline.{config.stack}")
+    logger.addHandler(errors)
+    mocks = PlatformMocks(config.account())
+    monitor = RecordingMonitor(mocks, config)
+
+    pulumi.runtime.set_all_config(config.encoded())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        configure(
+            MockSettings(
+                monitor=monitor,
+                monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+                engine=MockEngine(logger),
+                project=config.project,
+                stack=config.stack,
+                dry_run=False,
+                organization="organization",
+                callbacks=None,
+            )
+        )
+        loop.run_until_complete(run_in_stack(lambda: _run_main(root)))
+    finally:
+        _close(loop)
+        logger.removeHandler(errors)
+
+    if errors.messages:
+        raise ProgramError("\n".join(errors.messages))
+    return monitor.run
+
+
+def _run_main(root: Path) -> None:
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
