@@ -16,7 +16,7 @@ import json
 import logging
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,10 +223,16 @@ class _ErrorLog(logging.Handler):
 def run_program(stack: str, root: Path = ROOT) -> ProgramRun:
     """Run `<root>/__main__.py` for `stack` under the mocks, in a context of its own."""
     config = load_stack_config(stack, root)
-    return contextvars.Context().run(_run_isolated, config, root)
+    return contextvars.Context().run(_run_isolated, config, lambda: _run_main(root))
 
 
-def _run_isolated(config: StackConfig, root: Path) -> ProgramRun:
+def run_callable(body: Callable[[], object], stack: str, root: Path = ROOT) -> ProgramRun:
+    """Run `body` as if it were the program of `stack`: for tests of a single component."""
+    config = load_stack_config(stack, root)
+    return contextvars.Context().run(_run_isolated, config, body)
+
+
+def _run_isolated(config: StackConfig, body: Callable[[], object]) -> ProgramRun:
     errors = _ErrorLog()
     logger = logging.getLogger(f"offline.{config.stack}")
     logger.addHandler(errors)
@@ -249,7 +255,7 @@ def _run_isolated(config: StackConfig, root: Path) -> ProgramRun:
                 callbacks=None,
             )
         )
-        loop.run_until_complete(run_in_stack(lambda: _run_main(root)))
+        loop.run_until_complete(run_in_stack(lambda: _discard(body())))
     finally:
         _close(loop)
         logger.removeHandler(errors)
@@ -257,6 +263,10 @@ def _run_isolated(config: StackConfig, root: Path) -> ProgramRun:
     if errors.messages:
         raise ProgramError("\n".join(errors.messages))
     return monitor.run
+
+
+def _discard(_: object) -> None:
+    """`run_in_stack` awaits what the program returns; a program's own value means nothing."""
 
 
 def _run_main(root: Path) -> None:
