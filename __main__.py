@@ -8,17 +8,11 @@ from typing import Any
 
 import pulumi
 
-from components import (
-    AsyncWorkers,
-    AsyncWorkersArgs,
-    DedicatedCluster,
-    DedicatedClusterArgs,
-    EdgeIngress,
-    EdgeIngressArgs,
-    Observability,
-    ObservabilityArgs,
-)
+from components.cluster import DedicatedCluster, DedicatedClusterArgs
+from components.edge import EdgeIngress, EdgeIngressArgs
+from components.observability import Observability, ObservabilityArgs
 from components.settings import load_settings
+from components.workers import AsyncWorkers, AsyncWorkersArgs
 
 
 def read_config(key: str) -> Any:

@@ -1,17 +1,5 @@
-"""The four reusable components of the matching platform, all typed `matching:platform:<Name>`."""
+"""The four reusable components of the matching platform, all typed `matching:platform:<Name>`.
 
-from components.cluster import DedicatedCluster, DedicatedClusterArgs
-from components.edge import EdgeIngress, EdgeIngressArgs
-from components.observability import Observability, ObservabilityArgs
-from components.workers import AsyncWorkers, AsyncWorkersArgs
-
-__all__ = [
-    "AsyncWorkers",
-    "AsyncWorkersArgs",
-    "DedicatedCluster",
-    "DedicatedClusterArgs",
-    "EdgeIngress",
-    "EdgeIngressArgs",
-    "Observability",
-    "ObservabilityArgs",
-]
+Import each from its module (`components.edge`, ...), so that loading the settings alone
+never pulls in a provider SDK.
+"""

@@ -13,7 +13,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 PROJECT = "matching-platform"
@@ -60,7 +68,7 @@ class _Model(BaseModel):
 class NetworkSettings(_Model):
     vpc_cidr: str
     availability_zones: Annotated[int, Field(ge=2, le=3)]
-    nat_gateway_per_az: bool
+    nat_gateway_per_az: StrictBool
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -113,7 +121,9 @@ class ClusterSettings(_Model):
     def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for arn in value:
             if not _ROLE_ARN.match(arn):
-                raise ValueError(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/…)")
+                raise ValueError(
+                    f"{arn!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/…)"
+                )
         return value
 
 
@@ -122,7 +132,7 @@ class EdgeSettings(_Model):
     origin_hostname: str
     allowed_countries: Annotated[tuple[str, ...], Field(min_length=1)]
     waf_rate_limit: Annotated[int, Field(ge=10, le=2_000_000_000)]
-    deletion_protection: bool
+    deletion_protection: StrictBool
 
     @field_validator("public_hostname", "origin_hostname")
     @classmethod
@@ -156,7 +166,7 @@ class WorkerSettings(_Model):
     min_replicas: Annotated[int, Field(ge=0, le=100)]
     max_replicas: Annotated[int, Field(ge=1, le=100)]
     cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)]
-    scale_on_in_flight: bool
+    scale_on_in_flight: StrictBool
     messages_per_worker: Annotated[int, Field(ge=1, le=100)]
     longest_task_seconds: Annotated[int, Field(ge=10, le=900)]
     max_receive_count: Annotated[int, Field(ge=1, le=20)] = 3

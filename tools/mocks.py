@@ -108,11 +108,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
         }
         extra = _EXTRA_OUTPUTS.get(token)
         if extra is not None:
-            computed.update(extra(self, name, resource_id, inputs))
+            computed.update(extra(_Registration(self.account, name, resource_id, inputs)))
         return computed
 
     def _arn(self, token: str, resource: str) -> str:
-        service = token.split(":")[1].split("/")[0]
+        service = token.split(":")[1].split("/", maxsplit=1)[0]
         kind = token.rsplit(":", 1)[1].lower()
         return (
             f"arn:{self.account.partition}:{service}:{self.account.region}:"
@@ -199,36 +199,44 @@ def _physical_id(token: str, name: str) -> str:
     return prefix + digest
 
 
-def _load_balancer(mocks: PlatformMocks, name: str, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    scheme = "internal-" if inputs.get("internal") else ""
-    region = mocks.account.region
+@dataclass(frozen=True)
+class _Registration:
+    """What a resource's computed outputs may depend on."""
+
+    account: Account
+    name: str
+    resource_id: str
+    inputs: dict[str, Any]
+
+
+def _load_balancer(r: _Registration) -> dict[str, Any]:
+    scheme = "internal-" if r.inputs.get("internal") else ""
     return {
-        "dnsName": f"{scheme}{name}-{_hex(name, 10)}.{region}.elb.amazonaws.com",
+        "dnsName": f"{scheme}{r.name}-{_hex(r.name, 10)}.{r.account.region}.elb.amazonaws.com",
         "zoneId": "Z215JYRZR1TBD5",
-        "arnSuffix": f"app/{name}/{_hex(name, 16)}",
+        "arnSuffix": f"app/{r.name}/{_hex(r.name, 16)}",
     }
 
 
-def _queue(mocks: PlatformMocks, name: str, _: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    queue_name = inputs.get("name") or name
-    account = mocks.account
+def _queue(r: _Registration) -> dict[str, Any]:
+    queue_name = r.inputs.get("name") or r.name
+    region, account = r.account.region, r.account.account_id
     return {
         "name": queue_name,
-        "url": f"https://sqs.{account.region}.amazonaws.com/{account.account_id}/{queue_name}",
-        "arn": f"arn:aws:sqs:{account.region}:{account.account_id}:{queue_name}",
+        "url": f"https://sqs.{region}.amazonaws.com/{account}/{queue_name}",
+        "arn": f"arn:aws:sqs:{region}:{account}:{queue_name}",
     }
 
 
-def _kms_key(mocks: PlatformMocks, name: str, resource_id: str, _: dict[str, Any]) -> dict[str, Any]:
-    account = mocks.account
+def _kms_key(r: _Registration) -> dict[str, Any]:
     return {
-        "keyId": resource_id,
-        "arn": f"arn:aws:kms:{account.region}:{account.account_id}:key/{resource_id}",
+        "keyId": r.resource_id,
+        "arn": f"arn:aws:kms:{r.account.region}:{r.account.account_id}:key/{r.resource_id}",
     }
 
 
-def _certificate(_: PlatformMocks, name: str, __: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    domain = inputs.get("domainName", name)
+def _certificate(r: _Registration) -> dict[str, Any]:
+    domain = r.inputs.get("domainName", r.name)
     return {
         "domainValidationOptions": [
             {
@@ -242,15 +250,18 @@ def _certificate(_: PlatformMocks, name: str, __: str, inputs: dict[str, Any]) -
     }
 
 
-def _distribution(_: PlatformMocks, name: str, __: str, ___: dict[str, Any]) -> dict[str, Any]:
-    return {"domainName": f"d{_hex(name, 13)}.cloudfront.net", "hostedZoneId": CLOUDFRONT_ZONE_ID}
+def _distribution(r: _Registration) -> dict[str, Any]:
+    return {
+        "domainName": f"d{_hex(r.name, 13)}.cloudfront.net",
+        "hostedZoneId": CLOUDFRONT_ZONE_ID,
+    }
 
 
-def _named(_: PlatformMocks, name: str, __: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"name": inputs.get("name") or f"{name}-{_hex(name, 7)}"}
+def _named(r: _Registration) -> dict[str, Any]:
+    return {"name": r.inputs.get("name") or f"{r.name}-{_hex(r.name, 7)}"}
 
 
-_EXTRA_OUTPUTS: dict[str, Callable[[PlatformMocks, str, str, dict[str, Any]], dict[str, Any]]] = {
+_EXTRA_OUTPUTS: dict[str, Callable[[_Registration], dict[str, Any]]] = {
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:sqs/queue:Queue": _queue,

@@ -83,7 +83,13 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
     project = project_file.get("name")
     if not isinstance(project, str):
         raise StackFileError("Pulumi.yaml: `name` is required")
-    stack_file = _read_yaml(root / f"Pulumi.{stack}.yaml")
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    if not stack_path.exists():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise StackFileError(
+            f"{stack_path.name} not found: the stacks here are {', '.join(known) or 'none'}"
+        )
+    stack_file = _read_yaml(stack_path)
 
     values: dict[str, Any] = {}
     for key, spec in (project_file.get("config") or {}).items():
@@ -177,8 +183,15 @@ class RecordingMonitor(MockMonitor):
             inputs["version"] = version
         provider_id = f"{name}-00000000-0000-4000-8000-000000000000"
         self.run.resources.append(
-            ResourceRecord(urn=urn, type=token, name=name, custom=True, id=provider_id,
-                           inputs=inputs, outputs=inputs)
+            ResourceRecord(
+                urn=urn,
+                type=token,
+                name=name,
+                custom=True,
+                id=provider_id,
+                inputs=inputs,
+                outputs=inputs,
+            )
         )
         return f"{urn}::{provider_id}"
 

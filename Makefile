@@ -1,0 +1,37 @@
+# Two commands a new machine needs: `make plan` (the offline plan of staging, policy gate
+# included) and `make test` (lint, strict types, tests). Both build the virtualenv first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STACK ?= staging
+
+.PHONY: plan plan-all test lint typecheck unit clean
+
+$(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+plan: $(STAMP)
+	$(BIN)/python -m tools.plan --stack $(STACK) --json build/$(STACK)/plan.json
+
+plan-all: $(STAMP)
+	$(BIN)/python -m tools.plan --stack staging --json build/staging/plan.json
+	$(BIN)/python -m tools.plan --stack prod --json build/prod/plan.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/pyright
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit plan-all
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

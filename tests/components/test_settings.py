@@ -1,0 +1,166 @@
+"""Each kind of bad stack value stops the program with one error naming file, key and rule."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+
+from components.settings import EU_COUNTRIES, SettingsError, StackSettings, load_settings
+from tools.offline import ROOT
+
+Config = dict[str, Any]
+
+
+def stack_config(stack: str) -> Config:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def section(config: Config, name: str) -> dict[str, Any]:
+    return config[f"matching-platform:{name}"]
+
+
+def test_both_stacks_load() -> None:
+    staging = load_settings("staging", stack_config("staging").get)
+    prod = load_settings("prod", stack_config("prod").get)
+
+    assert staging.region == prod.region == "eu-central-1"
+    assert set(staging.edge.allowed_countries) == set(prod.edge.allowed_countries) == EU_COUNTRIES
+    assert (staging.network.availability_zones, prod.network.availability_zones) == (2, 3)
+    assert (staging.network.nat_gateway_per_az, prod.network.nat_gateway_per_az) == (False, True)
+    assert (staging.edge.deletion_protection, prod.edge.deletion_protection) == (False, True)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_workers_follow_the_agreed_scaling(stack: str) -> None:
+    workers = load_settings(stack, stack_config(stack).get).workers
+
+    assert (workers.min_replicas, workers.max_replicas) == (1, 10)
+    assert workers.cooldown_seconds == 7200
+    assert workers.scale_on_in_flight is False
+    assert workers.visibility_timeout_seconds > workers.longest_task_seconds
+
+
+def _set(path: str, value: Any) -> Callable[[Config], None]:
+    """A mutation that sets `section.key[.key]` in a stack config."""
+
+    def mutate(config: Config) -> None:
+        head, *keys = path.split(".")
+        target = section(config, head)
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+
+    return mutate
+
+
+def _drop(path: str) -> Callable[[Config], None]:
+    def mutate(config: Config) -> None:
+        head, *keys = path.split(".")
+        if not keys:
+            del config[f"matching-platform:{head}"]
+            return
+        target = section(config, head)
+        for key in keys[:-1]:
+            target = target[key]
+        del target[keys[-1]]
+
+    return mutate
+
+
+def _add_country(code: str) -> Callable[[Config], None]:
+    def mutate(config: Config) -> None:
+        section(config, "edge")["allowedCountries"].append(code)
+
+    return mutate
+
+
+def _region(value: str) -> Callable[[Config], None]:
+    def mutate(config: Config) -> None:
+        config["aws:region"] = value
+
+    return mutate
+
+
+BAD_VALUES = [
+    (
+        "max-below-min",
+        _set("workers.maxReplicas", 0),
+        "workers.maxReplicas",
+        "greater than or equal to 1",
+    ),
+    ("max-lt-min", _set("workers.minReplicas", 12), "workers", "must be >= minReplicas"),
+    ("uk-country", _add_country("GB"), "edge.allowedCountries", "only EU member states"),
+    ("el-for-greece", _add_country("EL"), "edge.allowedCountries", "EL not allowed"),
+    ("swiss-country", _add_country("CH"), "edge.allowedCountries", "only EU member states"),
+    ("duplicate-country", _add_country("DE"), "edge.allowedCountries", "twice"),
+    ("empty-countries", _set("edge.allowedCountries", []), "edge.allowedCountries", "at least 1"),
+    ("malformed-cidr", _set("network.vpcCidr", "10.0.0.300/16"), "network.vpcCidr", "IPv4"),
+    ("public-cidr", _set("network.vpcCidr", "8.8.0.0/16"), "network.vpcCidr", "private"),
+    ("host-bits-cidr", _set("network.vpcCidr", "10.40.0.1/16"), "network.vpcCidr", "IPv4"),
+    (
+        "one-az",
+        _set("network.availabilityZones", 1),
+        "network.availabilityZones",
+        "greater than or equal to 2",
+    ),
+    ("missing-section", _drop("observability"), "matching-platform:observability", "required"),
+    ("missing-key", _drop("workers.longestTaskSeconds"), "workers.longestTaskSeconds", "required"),
+    ("unknown-key", _set("workers.maxReplica", 3), "workers.maxReplica", "not a known setting"),
+    ("latest-image", _set("workers.image", "repo.example.eu/w:latest"), "workers.image", "pinned"),
+    ("k8s-number", _set("cluster.kubernetesVersion", 1.33), "cluster.kubernetesVersion", "string"),
+    ("bad-email", _set("observability.alertEmail", "oncall"), "observability.alertEmail", "e-mail"),
+    ("bad-host", _set("edge.publicHostname", "API_.eu"), "edge.publicHostname", "DNS name"),
+    (
+        "waf-rate-low",
+        _set("edge.wafRateLimit", 5),
+        "edge.wafRateLimit",
+        "greater than or equal to 10",
+    ),
+    ("wrong-type", _set("network.natGatewayPerAz", "yes"), "network.natGatewayPerAz", "boolean"),
+    ("bad-admin", _set("cluster.adminRoleArns", ["admin"]), "cluster.adminRoleArns", "role ARN"),
+    (
+        "node-order",
+        _set("cluster.systemNodes.desiredSize", 9),
+        "cluster.systemNodes",
+        "minSize <= desiredSize <= maxSize",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "rule"),
+    [pytest.param(m, k, r, id=i) for i, m, k, r in BAD_VALUES],
+)
+def test_bad_value_names_file_key_and_rule(
+    mutate: Callable[[Config], None], key: str, rule: str
+) -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    mutate(config)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings("staging", config.get)
+
+    message = str(raised.value)
+    assert message.startswith("Pulumi.staging.yaml:"), message
+    assert key in message, f"{key!r} not named in: {message}"
+    assert rule in message, f"{rule!r} not explained in: {message}"
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "me-central-1"])
+def test_region_outside_the_eu_is_refused(region: str) -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    _region(region)(config)
+
+    with pytest.raises(SettingsError, match=r"Pulumi\.prod\.yaml:[\s\S]*aws:region: must be an EU"):
+        load_settings("prod", config.get)
+
+
+def test_settings_are_frozen() -> None:
+    settings: StackSettings = load_settings("staging", stack_config("staging").get)
+
+    with pytest.raises(ValueError, match="frozen"):
+        settings.workers.max_replicas = 50  # pyright: ignore[reportAttributeAccessIssue]

@@ -1,0 +1,127 @@
+"""The offline plan: the program under mocks, then the real policy pack over gRPC.
+
+    python -m tools.plan [--stack staging|prod] [--json PATH] [--policy-pack-config PATH]
+
+Exits 0 when no mandatory policy is violated, 1 when one is, 2 on bad settings or a program
+error (the message goes to stderr). Without `--policy-pack-config`, the stack's own
+`policies/config/<stack>.json` is used, as CI passes it to `pulumi preview`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from components.settings import SettingsError
+from tools.analyzer import PolicyPack, PolicyPackError, load_policy_config
+from tools.offline import ROOT, ProgramError, ProgramRun, StackFileError, run_program
+from tools.printer import print_plan
+from tools.records import Violation
+
+DEFAULT_STACK = "staging"
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    run: ProgramRun
+    pack: str
+    violations: list[Violation]
+
+    @property
+    def blocked(self) -> bool:
+        return any(v.blocks for v in self.violations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.run.project,
+            "stack": self.run.stack,
+            "resources": [r.to_json() for r in self.run.resources],
+            "outputs": self.run.stack_outputs,
+            "policies": {
+                "pack": self.pack,
+                "violations": [v.to_json() for v in self.violations],
+            },
+        }
+
+
+def make_plan(stack: str, policy_config: Path | None = None, root: Path = ROOT) -> Plan:
+    """Run the program for `stack` and judge what it registered with the policy pack."""
+    run = run_program(stack, root)
+    config_path = policy_config or root / "policies" / "config" / f"{stack}.json"
+    config = load_policy_config(config_path) if config_path.exists() else {}
+
+    with PolicyPack(root / "policies", project=run.project, stack=stack) as pack:
+        info = pack.info()
+        pack.configure(config)
+        violations = pack.check(run.resources)
+    return Plan(run=run, pack=f"{info.name}@{info.version}", violations=violations)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+
+    try:
+        plan = make_plan(args.stack, args.policy_pack_config, args.cwd.resolve())
+    except (SettingsError, StackFileError, PolicyPackError) as error:
+        errors.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+        return EXIT_ERROR
+    except ProgramError as error:
+        errors.print(f"[bold red]program error:[/] {error}", markup=True, soft_wrap=True)
+        return EXIT_ERROR
+    except Exception:  # any other failure of the program is reported as exit 2, not raised
+        errors.print(traceback.format_exc(), markup=False, soft_wrap=True)
+        return EXIT_ERROR
+
+    print_plan(console, plan.run, plan.pack, plan.violations)
+    if args.json is not None:
+        _write_json(args.json, plan)
+        console.print(f"plan written to {args.json}")
+    return EXIT_VIOLATIONS if plan.blocked else EXIT_OK
+
+
+def _write_json(path: Path, plan: Plan) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan",
+        description="Plan a stack offline under Pulumi mocks and judge it with the policy pack.",
+    )
+    parser.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help=f"the stack whose Pulumi.<stack>.yaml is planned (default: {DEFAULT_STACK})",
+    )
+    parser.add_argument(
+        "--cwd",
+        type=Path,
+        default=ROOT,
+        help="the project directory, as with the Pulumi CLI (default: this checkout)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the plan as JSON to this path")
+    parser.add_argument(
+        "--policy-pack-config",
+        type=Path,
+        help="policy config in the CLI's format (default: policies/config/<stack>.json)",
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
