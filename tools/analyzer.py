@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, cast
 
 import grpc
 import jsonschema
@@ -38,6 +38,20 @@ _NO_ENGINE = "127.0.0.1:1"
 _START_TIMEOUT_SECONDS = 60
 
 
+class _AnalyzerCalls(Protocol):
+    """The calls of the generated `AnalyzerStub`, which carries no type information."""
+
+    def GetAnalyzerInfo(self, request: empty_pb2.Empty) -> analyzer_pb2.AnalyzerInfo: ...  # noqa: N802
+
+    def Configure(self, request: analyzer_pb2.ConfigureAnalyzerRequest) -> empty_pb2.Empty: ...  # noqa: N802
+
+    def Analyze(self, request: analyzer_pb2.AnalyzeRequest) -> analyzer_pb2.AnalyzeResponse: ...  # noqa: N802
+
+    def AnalyzeStack(  # noqa: N802
+        self, request: analyzer_pb2.AnalyzeStackRequest
+    ) -> analyzer_pb2.AnalyzeResponse: ...
+
+
 class PolicyPackError(Exception):
     """The pack could not be started, configured, or answered a call with an error."""
 
@@ -55,7 +69,7 @@ class PolicyPack:
         }
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: grpc.Channel | None = None
-        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self._stub: _AnalyzerCalls | None = None
 
     def __enter__(self) -> Self:
         self._process = subprocess.Popen(
@@ -68,7 +82,7 @@ class PolicyPack:
         port = self._read_port(self._process)
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(self._channel).result(timeout=_START_TIMEOUT_SECONDS)
-        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        self._stub = cast(_AnalyzerCalls, analyzer_pb2_grpc.AnalyzerStub(self._channel))
         return self
 
     def __exit__(
@@ -95,7 +109,7 @@ class PolicyPack:
         )
 
     @property
-    def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
+    def stub(self) -> _AnalyzerCalls:
         if self._stub is None:
             raise PolicyPackError("the policy pack is not running: use it in a `with` block")
         return self._stub
@@ -178,7 +192,7 @@ def load_policy_config(path: Path) -> dict[str, Any]:
         raise PolicyPackError(f"{path}: not a readable policy config: {error}") from error
     if not isinstance(data, dict):
         raise PolicyPackError(f"{path}: a policy config is a JSON object keyed by policy name")
-    return dict[str, Any](data)
+    return cast(dict[str, Any], data)
 
 
 def _normalise_entry(name: str, entry: object) -> dict[str, Any]:
@@ -187,7 +201,7 @@ def _normalise_entry(name: str, entry: object) -> dict[str, Any]:
     if isinstance(entry, str):
         return {"enforcementLevel": entry}
     if isinstance(entry, dict):
-        return dict[str, Any](entry)
+        return dict(cast(dict[str, Any], entry))
     raise PolicyPackError(f"{name}: config must be an enforcement level or an object")
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 
@@ -84,10 +84,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 f"the offline mocks have no answer for invoke {args.token}; add one to "
                 "tools/mocks.py with the values AWS returns"
             )
-        return answer(dict(args.args)), []
+        # The SDK declares these as bare `dict`; the engine only ever sends string keys.
+        return answer(cast(dict[str, Any], args.args)), []  # pyright: ignore[reportUnknownMemberType]
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        inputs = dict(args.inputs)
+        inputs = dict(cast(dict[str, Any], args.inputs))  # pyright: ignore[reportUnknownMemberType]
         resource_id = args.resource_id or _physical_id(args.typ, args.name)
         outputs = {**inputs, **self._computed(args.typ, args.name, resource_id, inputs)}
         return resource_id, outputs
@@ -257,6 +258,11 @@ def _distribution(r: _Registration) -> dict[str, Any]:
     }
 
 
+def _launch_template(_: _Registration) -> dict[str, Any]:
+    # A new launch template starts at version 1, which is then both the latest and the default.
+    return {"latestVersion": 1, "defaultVersion": 1}
+
+
 def _named(r: _Registration) -> dict[str, Any]:
     return {"name": r.inputs.get("name") or f"{r.name}-{_hex(r.name, 7)}"}
 
@@ -270,4 +276,5 @@ _EXTRA_OUTPUTS: dict[str, Callable[[_Registration], dict[str, Any]]] = {
     "aws:cloudfront/distribution:Distribution": _distribution,
     "aws:iam/role:Role": _named,
     "aws:eks/nodeGroup:NodeGroup": _named,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
 }

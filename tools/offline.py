@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import yaml
@@ -92,10 +92,12 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
     stack_file = _read_yaml(stack_path)
 
     values: dict[str, Any] = {}
-    for key, spec in (project_file.get("config") or {}).items():
+    project_config: dict[str, Any] = project_file.get("config") or {}
+    stack_config: dict[str, Any] = stack_file.get("config") or {}
+    for key, spec in project_config.items():
         if isinstance(spec, dict) and "default" in spec:
             values[_qualify(project, key)] = spec["default"]
-    for key, value in (stack_file.get("config") or {}).items():
+    for key, value in stack_config.items():
         if isinstance(value, dict) and "secure" in value:
             raise StackFileError(
                 f"Pulumi.{stack}.yaml: {key} is encrypted; the offline plan holds no secrets"
@@ -113,7 +115,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise StackFileError(f"{path.name} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name} must hold a YAML mapping")
-    return dict[str, Any](data)
+    return cast(dict[str, Any], data)
 
 
 def _qualify(project: str, key: str) -> str:
@@ -130,7 +132,7 @@ class RecordingMonitor(MockMonitor):
         self._default_providers: dict[str, str] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # pyright: ignore[reportUnknownMemberType]
         provider = request.provider or self._default_provider(request)
         self.run.resources.append(
             ResourceRecord(
@@ -156,7 +158,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if request.urn.endswith(f"::{STACK_TYPE}::{self.run.project}-{self.run.stack}"):
             self.run.stack_outputs = _plain(request.outputs)
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # pyright: ignore[reportUnknownMemberType]
 
     def _default_provider(self, request: Any) -> str:
         """The engine gives a resource without a provider the package's default provider."""
@@ -211,7 +213,7 @@ def _plain(struct: Any) -> dict[str, Any]:
 
 def _unwrap(value: Any) -> Any:
     if isinstance(value, dict):
-        mapping: Mapping[str, Any] = value
+        mapping = cast(Mapping[str, Any], value)
         if mapping.get(SIG_KEY) == RESOURCE_SIG:
             return mapping.get("id") or mapping["urn"]
         return {key: _unwrap(item) for key, item in mapping.items()}
@@ -259,7 +261,7 @@ def _run_isolated(config: StackConfig, body: Callable[[], object]) -> ProgramRun
         configure(
             MockSettings(
                 monitor=monitor,
-                monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+                monitor_features=_features(monitor),
                 engine=MockEngine(logger),
                 project=config.project,
                 stack=config.stack,
@@ -276,6 +278,11 @@ def _run_isolated(config: StackConfig, body: Callable[[], object]) -> ProgramRun
     if errors.messages:
         raise ProgramError("\n".join(errors.messages))
     return monitor.run
+
+
+def _features(monitor: MockMonitor) -> set[int]:
+    info = monitor.GetDeploymentInfo(None)  # pyright: ignore[reportUnknownMemberType]
+    return set(info.supportedFeatures)
 
 
 def _discard(_: object) -> None:
