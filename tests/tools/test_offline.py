@@ -1,0 +1,157 @@
+"""The runner reads stack files as the CLI does and records what the engine would receive."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tools.offline import StackFileError, load_stack_config, run_program
+from tools.records import STACK_TYPE
+
+PROJECT = "name: probe\nruntime: python\nconfig:\n  greeting:\n    default: hello\n"
+
+PROGRAM = """
+import json
+import pulumi
+import pulumi_aws as aws
+
+config = pulumi.Config()
+limits = config.require_object("limits")
+
+
+class Probe(pulumi.ComponentResource):
+    def __init__(self, name: str) -> None:
+        super().__init__("probe:index:Probe", name)
+        opts = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(f"{name}-sg", vpc_id="vpc-1", opts=opts)
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-rule",
+            security_group_id=group.id,
+            from_port=limits["port"],
+            to_port=limits["port"],
+            ip_protocol="tcp",
+            prefix_list_id="pl-1",
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        aws.sqs.Queue(
+            f"{name}-queue",
+            region="us-east-1",
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create="30m")
+            ),
+        )
+        self.register_outputs({})
+
+
+Probe("probe")
+pulumi.export("greeting", config.require("greeting"))
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text(PROJECT)
+    (tmp_path / "__main__.py").write_text(PROGRAM)
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        textwrap.dedent(
+            """
+            config:
+              aws:region: eu-central-1
+              aws:allowedAccountIds: ["210987654321"]
+              probe:limits:
+                port: 443
+            """
+        )
+    )
+    return tmp_path
+
+
+def test_config_is_namespaced_and_encoded_as_the_cli_does(project: Path) -> None:
+    config = load_stack_config("dev", project)
+
+    assert config.project == "probe"
+    assert config.encoded() == {
+        "probe:greeting": "hello",
+        "aws:region": "eu-central-1",
+        "aws:allowedAccountIds": '["210987654321"]',
+        "probe:limits": '{"port": 443}',
+    }
+    assert config.account().account_id == "210987654321"
+
+
+def test_missing_stack_file_names_the_stacks_that_exist(project: Path) -> None:
+    with pytest.raises(
+        StackFileError, match=r"Pulumi\.qa\.yaml not found: the stacks here are dev"
+    ):
+        load_stack_config("qa", project)
+
+
+def test_encrypted_values_are_refused_offline(project: Path) -> None:
+    (project / "Pulumi.sec.yaml").write_text("config:\n  probe:token:\n    secure: v1:abc\n")
+
+    with pytest.raises(StackFileError, match=r"probe:token is encrypted"):
+        load_stack_config("sec", project)
+
+
+def test_registrations_keep_parent_dependencies_and_engine_names(project: Path) -> None:
+    run = run_program("dev", project)
+    by_name = {r.name: r for r in run.resources}
+
+    group, rule = by_name["probe-sg"], by_name["probe-rule"]
+    assert group.parent == by_name["probe"].urn, group
+    assert (group.id or "").startswith("sg-"), group
+    assert rule.inputs["securityGroupId"] == group.id, rule.inputs
+    assert rule.inputs["fromPort"] == 443, rule.inputs
+    assert rule.property_dependencies["securityGroupId"] == (group.urn,), rule
+    assert group.urn in rule.dependencies, rule
+    assert rule.protect is True, rule
+    assert by_name["probe-queue"].custom_timeouts == {"create": "30m"}
+    assert run.stack_outputs == {"greeting": "hello"}
+
+
+def test_components_have_no_id_and_the_stack_is_recorded(project: Path) -> None:
+    run = run_program("dev", project)
+    by_type = {r.type: r for r in run.resources}
+
+    assert by_type["probe:index:Probe"].id is None
+    assert by_type["probe:index:Probe"].custom is False
+    assert by_type[STACK_TYPE].urn == "urn:pulumi:dev::probe::pulumi:pulumi:Stack::probe-dev"
+
+
+def test_default_provider_is_configured_from_the_stack(project: Path) -> None:
+    run = run_program("dev", project)
+    providers = [r for r in run.resources if r.is_provider]
+
+    assert [p.name for p in providers] == ["default_7_51_1"]
+    assert providers[0].inputs["region"] == "eu-central-1"
+    customs = [r for r in run.resources if r.custom and not r.is_provider]
+    assert {r.provider_urn for r in customs} == {providers[0].urn}
+
+
+def test_outputs_follow_aws_shapes(project: Path) -> None:
+    run = run_program("dev", project)
+    queue = next(r for r in run.resources if r.name == "probe-queue")
+
+    assert queue.outputs["region"] == "us-east-1"
+    assert queue.outputs["arn"].startswith("arn:aws:sqs:eu-central-1:210987654321:")
+    assert queue.outputs["url"].startswith("https://sqs.eu-central-1.amazonaws.com/210987654321/")
+
+
+def test_two_runs_do_not_share_state(project: Path) -> None:
+    first = run_program("dev", project)
+    second = run_program("dev", project)
+
+    assert [r.urn for r in first.resources] == [r.urn for r in second.resources]
+
+
+def test_unknown_invoke_fails_loudly(project: Path) -> None:
+    (project / "__main__.py").write_text(
+        'import pulumi_aws as aws\naws.rds.get_engine_version(engine="postgres")\n'
+    )
+
+    with pytest.raises(
+        Exception, match=r"no answer for invoke aws:rds/getEngineVersion:getEngineVersion"
+    ):
+        run_program("dev", project)
