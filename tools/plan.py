@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from components.settings import SettingsError
@@ -66,7 +67,15 @@ def make_plan(stack: str, policy_config: Path | None = None, root: Path = ROOT) 
         info = pack.info()
         pack.configure(config)
         violations = pack.check(run.resources)
-    return Plan(run=run, pack=f"{info.name}@{info.version}", violations=violations)
+    return Plan(
+        run=run, pack=f"{info.name}@{_pack_version(root, info.version)}", violations=violations
+    )
+
+
+def _pack_version(root: Path, reported: str) -> str:
+    """The CLI takes a Python pack's version from PulumiPolicy.yaml; the SDK reports 0.0.1."""
+    manifest = yaml.safe_load((root / "policies" / "PulumiPolicy.yaml").read_text()) or {}
+    return str(manifest.get("version", reported))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from components.settings import EU_COUNTRIES, SettingsError, StackSettings, load_settings
+from components.settings import (
+    EU_COUNTRIES,
+    SECTIONS,
+    SettingsError,
+    StackSettings,
+    load_settings,
+)
 from tools.offline import ROOT
 
 Config = dict[str, Any]
@@ -164,3 +172,46 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(ValueError, match="frozen"):
         settings.workers.max_replicas = 50  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def _documented_keys() -> list[str]:
+    """Keys of docs/settings.md, qualified by the section heading they stand under."""
+    keys: list[str] = []
+    section_name = ""
+    for line in (ROOT / "docs" / "settings.md").read_text().splitlines():
+        heading = re.match(r"^## `matching-platform:(\w+)`", line)
+        if heading:
+            section_name = heading.group(1)
+        elif line.startswith("## "):
+            section_name = ""
+        row = re.match(r"^\| `([\w.:]+)` \|", line)
+        if row:
+            key = row.group(1)
+            keys.append(f"{section_name}.{key}" if section_name else key)
+    return keys
+
+
+def _model_keys(model: type[BaseModel], prefix: str) -> list[str]:
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}.{field.alias or name}"
+        keys.append(key)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            keys.extend(_model_keys(field.annotation, key))
+    return keys
+
+
+def test_every_setting_is_documented_once() -> None:
+    expected = ["aws:region", "aws:allowedAccountIds", "aws:defaultTags"]
+    for name in SECTIONS:
+        model = StackSettings.model_fields[name].annotation
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
+        expected.extend(_model_keys(model, name))
+
+    documented = _documented_keys()
+
+    assert sorted(documented) == sorted(expected)
+    assert len(documented) == len(set(documented)), "a setting is documented twice"
+    used = set(stack_config("prod")) | set(stack_config("staging"))
+    assert {k for k in used if k.startswith("aws:")} <= set(expected)

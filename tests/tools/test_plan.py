@@ -1,0 +1,142 @@
+"""The plan command: exit codes, the JSON document, and the policy gate on the real stacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.offline import ROOT
+from tools.plan import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS, main
+
+PUBLIC_ALB = """
+import pulumi_aws as aws
+
+group = aws.ec2.SecurityGroup("web", vpc_id="vpc-1")
+aws.lb.LoadBalancer("public", load_balancer_type="application", security_groups=[group.id])
+"""
+
+
+def _pack_version() -> str:
+    return str(yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())["version"])
+
+
+def _project(tmp_path: Path, program: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-central-1\n")
+    (tmp_path / "__main__.py").write_text(textwrap.dedent(program))
+    (tmp_path / "policies").symlink_to(ROOT / "policies")
+    return tmp_path
+
+
+def _copy_of_this_project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "policies").symlink_to(ROOT / "policies")
+    return tmp_path
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_each_stack_plans_with_no_mandatory_violation(
+    stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan.json"
+
+    code = main(["--stack", stack, "--json", str(out)])
+
+    printed = capsys.readouterr().out
+    assert code == EXIT_OK, printed
+    assert "0 mandatory" in printed
+    document: dict[str, Any] = json.loads(out.read_text())
+    assert document["project"] == "matching-platform"
+    assert document["stack"] == stack
+    assert document["policies"]["pack"] == f"matching-platform@{_pack_version()}"
+    assert not [v for v in document["policies"]["violations"] if v["enforcement"] == "mandatory"]
+
+
+def test_json_resources_carry_every_field(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    main(["--stack", "staging", "--json", str(out)])
+
+    resources: list[dict[str, Any]] = json.loads(out.read_text())["resources"]
+
+    fields = {
+        "urn",
+        "type",
+        "name",
+        "parent",
+        "provider",
+        "id",
+        "inputs",
+        "outputs",
+        "dependencies",
+        "propertyDependencies",
+    }
+    assert resources, "the plan holds no resources"
+    for resource in resources:
+        assert fields <= resource.keys(), resource["urn"]
+    types = {r["type"] for r in resources}
+    for token in ("DedicatedCluster", "EdgeIngress", "AsyncWorkers", "Observability"):
+        assert f"matching:platform:{token}" in types
+
+
+def test_mandatory_violation_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = _project(tmp_path, PUBLIC_ALB)
+
+    code = main(["--stack", "dev", "--cwd", str(project)])
+
+    printed = capsys.readouterr().out
+    assert code == EXIT_VIOLATIONS, printed
+    assert "alb-internal" in printed
+    assert "1 mandatory" in printed or "mandatory" in printed
+
+
+def test_bad_settings_exit_two_before_any_resource(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _copy_of_this_project(tmp_path)
+    stack_file = project / "Pulumi.staging.yaml"
+    stack_file.write_text(stack_file.read_text().replace("maxReplicas: 10", "maxReplicas: 0"))
+
+    code = main(["--stack", "staging", "--cwd", str(project)])
+
+    captured = capsys.readouterr()
+    assert code == EXIT_ERROR
+    assert "Pulumi.staging.yaml" in captured.err
+    assert "matching-platform:workers.maxReplicas" in captured.err
+    assert captured.out == "", "nothing may be planned when the settings are bad"
+
+
+def test_unknown_stack_exits_two_and_lists_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--stack", "qa"])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert "Pulumi.qa.yaml not found" in err
+    assert "prod, staging" in err
+
+
+def test_program_error_exits_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = _project(tmp_path, "raise RuntimeError('boom in the program')\n")
+
+    code = main(["--stack", "dev", "--cwd", str(project)])
+
+    assert code == EXIT_ERROR
+    assert "boom in the program" in capsys.readouterr().err
+
+
+def test_invalid_policy_config_exits_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"alb-internal": {"enforcementLevel": "sometimes"}}))
+
+    code = main(["--stack", "staging", "--policy-pack-config", str(config)])
+
+    assert code == EXIT_ERROR
+    assert "sometimes" in capsys.readouterr().err
