@@ -1,0 +1,170 @@
+"""Data at rest and in queues: customer-managed KMS keys that rotate, and no message lost.
+
+Medical records pass through the queue, so it is encrypted with a key of ours (the AWS-managed
+`alias/aws/sqs` key can't be shared or audited by key policy) and every message that keeps
+failing lands in a dead-letter queue instead of disappearing after the retention period.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from matching_policy._props import Verdicts, dependencies, get, known_text
+
+QUEUE = "aws:sqs/queue:Queue"
+REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
+KMS_KEY = "aws:kms/key:Key"
+TOPIC = "aws:sns/topic:Topic"
+AWS_MANAGED_SQS_KEY = "alias/aws/sqs"
+
+
+# --- sqs-kms-cmk -----------------------------------------------------------------------------
+
+SQS_KMS_EXAMPLE = 'aws.sqs.Queue("jobs", sqs_managed_sse_enabled=True)  # AWS-owned key'
+
+
+def _check_queue_key(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != QUEUE:
+        return
+
+    key = get(args.props, "kmsMasterKeyId")
+    if not isinstance(key, str) or not key:
+        report(f"queue '{args.name}' ({args.urn}) is not encrypted with a KMS key of ours", None)
+    elif key == AWS_MANAGED_SQS_KEY:
+        report(f"queue '{args.name}' ({args.urn}) uses the AWS-managed key {key}", None)
+
+
+SQS_KMS_CMK = ResourceValidationPolicy(
+    name="sqs-kms-cmk",
+    description="Every SQS queue is encrypted with a customer-managed KMS key.",
+    validate=_check_queue_key,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+
+# --- sqs-dead-letter -------------------------------------------------------------------------
+
+SQS_DLQ_EXAMPLE = 'aws.sqs.Queue("jobs", kms_master_key_id=key.arn)  # no redrive_policy'
+
+
+def _redrive_target(policy: object) -> str | None:
+    """The dead-letter queue ARN of a redrive policy (a JSON string on the wire)."""
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(policy, Mapping):
+        return None
+    target = cast(Mapping[str, Any], policy).get("deadLetterTargetArn")
+    return target if isinstance(target, str) else None
+
+
+def _redrive(resource: PolicyResource) -> tuple[set[str], set[str]]:
+    """The queues `resource` redrives (URNs) and the dead-letter queues it names (ARN, URNs)."""
+    if resource.resource_type not in (QUEUE, REDRIVE_POLICY):
+        return set(), set()
+
+    target = _redrive_target(get(resource.props, "redrivePolicy"))
+    if target is None:
+        return set(), set()
+
+    # A RedrivePolicy resource configures the queue its queueUrl came from.
+    if resource.resource_type == REDRIVE_POLICY:
+        sources = {q.urn for q in dependencies(resource, "queueUrl", QUEUE)}
+    else:
+        sources = {resource.urn}
+    return sources, {target, *(q.urn for q in dependencies(resource, "redrivePolicy", QUEUE))}
+
+
+def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
+    verdicts = Verdicts(report)
+    covered: set[str] = set()
+
+    def collect(resource: PolicyResource) -> None:
+        sources, targets = _redrive(resource)
+        covered.update(sources | targets)
+
+    for resource in args.resources:
+        verdicts.judge(resource.urn, collect, resource)
+
+    for queue in (r for r in args.resources if r.resource_type == QUEUE):
+        if queue.urn not in covered and known_text(queue.props, "arn") not in covered:
+            verdicts.violation(
+                f"queue '{queue.name}' ({queue.urn}) has no redrivePolicy and is no queue's "
+                "dead-letter queue: a message that keeps failing is lost",
+                queue.urn,
+            )
+    verdicts.close()
+
+
+SQS_DEAD_LETTER = StackValidationPolicy(
+    name="sqs-dead-letter",
+    description="Every SQS queue either sends failing messages to a dead-letter queue or is one.",
+    validate=_check_dead_letters,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+)
+
+
+# --- kms-key-rotation ------------------------------------------------------------------------
+
+KMS_ROTATION_EXAMPLE = 'aws.kms.Key("queue")  # enable_key_rotation left False'
+
+
+def _check_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != KMS_KEY:
+        return
+
+    # Asymmetric and HMAC keys can't rotate; only symmetric ones are held to it.
+    spec = get(args.props, "customerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec == "SYMMETRIC_DEFAULT" and get(args.props, "enableKeyRotation") is not True:
+        report(f"KMS key '{args.name}' ({args.urn}) does not rotate (enableKeyRotation)", None)
+
+
+KMS_KEY_ROTATION = ResourceValidationPolicy(
+    name="kms-key-rotation",
+    description="Every symmetric KMS key rotates its key material yearly.",
+    validate=_check_rotation,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+)
+
+
+# --- sns-topic-kms ---------------------------------------------------------------------------
+
+SNS_KMS_EXAMPLE = 'aws.sns.Topic("alerts")  # no kms_master_key_id'
+
+
+def _check_topic_key(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != TOPIC:
+        return
+
+    key = get(args.props, "kmsMasterKeyId")
+    if not isinstance(key, str) or not key:
+        report(f"topic '{args.name}' ({args.urn}) is not encrypted (kmsMasterKeyId unset)", None)
+
+
+SNS_TOPIC_KMS = ResourceValidationPolicy(
+    name="sns-topic-kms",
+    description="Every SNS topic is encrypted with a KMS key.",
+    validate=_check_topic_key,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+)
+
+POLICIES = [SQS_KMS_CMK, SQS_DEAD_LETTER, KMS_KEY_ROTATION, SNS_TOPIC_KMS]

@@ -1,0 +1,484 @@
+"""The edge: CloudFront in front, an internal application load balancer behind it.
+
+The platform is reachable only through CloudFront (WAF, EU-only viewers, TLS 1.2 or newer),
+which reaches the load balancer through a VPC origin. These policies block each way around
+that: a load balancer that faces the internet, a guarding security group that admits anything
+but CloudFront's origin-facing prefix list, and a distribution that serves viewers outside
+the EU or over weak or plain connections.
+
+`cloudfront-geo-eu-only` takes `allowedCountries` only to narrow the EU-27: its schema admits
+no other code (the CLI rejects such a config before any run), and the policy intersects the
+config with the EU-27 again, so no config can widen the fence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from matching_policy._guards import LOAD_BALANCERS, Guards, GuardWalk, is_application, region_of
+from matching_policy._props import Verdicts, get, items, label, texts
+from matching_policy.network import Ingress, Source
+
+Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
+
+# ISO 3166-1 alpha-2. Greece is GR (EL is the EU's own code, unknown to CloudFront).
+EU_27: tuple[str, ...] = (
+    *("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"),
+    *("IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"),
+)
+DEFAULT_PREFIX_LISTS = {"eu-central-1": "pl-a3a144ca"}
+
+
+# --- alb-internal ----------------------------------------------------------------------------
+
+ALB_INTERNAL_EXAMPLE = """\
+aws.lb.LoadBalancer("api", subnets=public_subnet_ids, security_groups=[group.id])
+# `internal` left out: AWS makes the load balancer internet-facing.
+"""
+
+
+def _check_internal(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in LOAD_BALANCERS or not is_application(args.props):
+        return
+
+    internal = get(args.props, "internal")
+    if internal is True:
+        return
+
+    if internal is None:
+        found = "leaves `internal` unset, which AWS makes internet-facing"
+    else:
+        found = f"sets internal={internal!r}: internet-facing"
+    report(f"application load balancer '{args.name}' ({args.urn}) {found}", None)
+
+
+ALB_INTERNAL = ResourceValidationPolicy(
+    name="alb-internal",
+    description="Every application load balancer is internal: CloudFront reaches it through a "
+    "VPC origin, and nothing else may.",
+    validate=_check_internal,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Set internal=True and place the load balancer in private subnets.",
+)
+
+
+# --- alb-ingress-cloudfront-only -------------------------------------------------------------
+
+ALB_INGRESS_EXAMPLE = """\
+aws.vpc.SecurityGroupIngressRule("alb-from-anywhere", security_group_id=alb_group.id,
+                                 cidr_ipv4="0.0.0.0/0", ip_protocol="tcp",
+                                 from_port=443, to_port=443)
+"""
+
+
+def _prefix_lists(config: Mapping[str, Any]) -> dict[str, str]:
+    configured = config.get("originFacingPrefixListIds")
+    if not isinstance(configured, Mapping):
+        return dict(DEFAULT_PREFIX_LISTS)
+    return {str(k): str(v) for k, v in cast(Mapping[str, object], configured).items()}
+
+
+def _check_cloudfront_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    lists = _prefix_lists(args.get_config())
+    verdicts = Verdicts(report)
+
+    def on_balancer(balancer: PolicyResource, guards: Guards) -> None:
+        if not guards.groups and not guards.strangers and not guards.partial:
+            verdicts.violation(
+                f"load balancer {label(balancer)} names no security group, so AWS guards it "
+                "with the VPC's default group",
+                balancer.urn,
+            )
+        if guards.strangers:
+            which = ", ".join(guards.strangers)
+            if guards.outsiders < len(guards.strangers):
+                which = f"{guards.outsiders} of {which}"
+            verdicts.violation(
+                f"load balancer {label(balancer)} is guarded by security group(s) {which} that "
+                "are not in this stack, so their ingress can't be checked",
+                balancer.urn,
+            )
+
+    def on_ingress(
+        balancer: PolicyResource, group: PolicyResource, carrier: PolicyResource, rule: Ingress
+    ) -> None:
+        region = region_of(carrier)
+        allowed = set(lists.values()) if region is None else {lists.get(region, "")} - {""}
+        if rule.kind is Source.PREFIX_LIST and rule.source in allowed:
+            if rule.is_https_only:
+                return
+            reason = "only tcp 443 may be opened: the list counts as 55 of a group's 60 rules"
+        else:
+            where = f"in {region}" if region else "in any configured region"
+            reason = (
+                "only the CloudFront origin-facing prefix list "
+                f"({', '.join(sorted(allowed)) or 'none configured'} {where}) may be a source"
+            )
+        verdicts.violation(
+            f"security group {label(group)} guarding load balancer '{balancer.name}' admits "
+            f"{rule.describe()}; {reason}",
+            rule.urn,
+        )
+
+    GuardWalk(args.resources, verdicts).walk(on_balancer, on_ingress)
+    verdicts.close()
+
+
+ALB_INGRESS_CLOUDFRONT_ONLY = StackValidationPolicy(
+    name="alb-ingress-cloudfront-only",
+    description="The security groups of every application load balancer admit ingress only from "
+    "the CloudFront origin-facing managed prefix list, on tcp 443 only.",
+    validate=_check_cloudfront_only,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "originFacingPrefixListIds": {
+                "description": "The id of com.amazonaws.global.cloudfront.origin-facing in each "
+                "region (the id differs per region).",
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": "^[a-z]{2}(-[a-z]+)+-[0-9]$"},
+                "additionalProperties": {"type": "string", "pattern": "^pl-[0-9a-f]{8,17}$"},
+                "default": DEFAULT_PREFIX_LISTS,
+            }
+        }
+    ),
+    remediation_steps="Admit only the origin-facing prefix list (aws.ec2.get_managed_prefix_list) "
+    "on tcp 443, and keep the group and its rules in this stack.",
+)
+
+
+# --- alb-ingress-region-known ----------------------------------------------------------------
+
+ALB_INGRESS_REGION_EXAMPLE = """\
+aws.ec2.SecurityGroup("alb", ingress=[...], opts=ResourceOptions(provider=provider_without_region))
+"""
+
+
+def _check_region_known(args: StackValidationArgs, report: ReportViolation) -> None:
+    verdicts = Verdicts(report)
+    reported: set[str] = set()
+
+    def on_ingress(
+        balancer: PolicyResource, group: PolicyResource, carrier: PolicyResource, rule: Ingress
+    ) -> None:
+        if rule.kind is not Source.PREFIX_LIST or carrier.urn in reported:
+            return
+        if region_of(carrier) is None:
+            reported.add(carrier.urn)
+            verdicts.violation(
+                f"the region of {label(carrier)} (guarding '{balancer.name}' through group "
+                f"'{group.name}') is not known, so {rule.source} was accepted if it is the "
+                "origin-facing list of any configured region",
+                carrier.urn,
+            )
+
+    GuardWalk(args.resources, verdicts).walk(lambda _balancer, _guards: None, on_ingress)
+    verdicts.close()
+
+
+ALB_INGRESS_REGION_KNOWN = StackValidationPolicy(
+    name="alb-ingress-region-known",
+    description="The region of each rule that admits a prefix list to a load balancer's group is "
+    "known, so that alb-ingress-cloudfront-only can hold it to that region's list.",
+    validate=_check_region_known,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.LOW,
+    remediation_steps="Give the provider (or the resource) an explicit region.",
+)
+
+
+# --- cloudfront-geo-eu-only ------------------------------------------------------------------
+
+CLOUDFRONT_GEO_EXAMPLE = """\
+aws.cloudfront.Distribution("api", restrictions={"geo_restriction": {
+    "restriction_type": "whitelist", "locations": ["DE", "FR", "GB"]}}, ...)
+"""
+
+
+def _allowed_countries(config: Mapping[str, Any]) -> list[str]:
+    configured = texts(config.get("allowedCountries")) or EU_27
+    return [c for c in configured if c in EU_27]
+
+
+def _check_geo(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != DISTRIBUTION:
+        return
+
+    allowed = _allowed_countries(args.get_config())
+    geo = get(args.props, "restrictions", "geoRestriction")
+    kind = get(geo, "restrictionType")
+    locations = texts(get(geo, "locations"))
+    outside = [c for c in locations if c not in allowed]
+
+    subject = f"distribution '{args.name}' ({args.urn})"
+    if geo is None:
+        report(f"{subject} sets no restrictions.geoRestriction: it serves every country", None)
+    elif kind != "whitelist":
+        report(f"{subject} has geo restrictionType {kind!r}, not 'whitelist'", None)
+    elif not locations:
+        report(f"{subject} has a whitelist geo restriction with no locations", None)
+    elif outside:
+        report(
+            f"{subject} serves viewers in {', '.join(outside)}, outside the allowed countries "
+            f"({' '.join(allowed)})",
+            None,
+        )
+
+
+CLOUDFRONT_GEO_EU_ONLY = ResourceValidationPolicy(
+    name="cloudfront-geo-eu-only",
+    description="Every CloudFront distribution whitelists viewers from EU-27 countries only.",
+    validate=_check_geo,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedCountries": {
+                "description": "ISO 3166-1 alpha-2 codes viewers may come from: a subset of the "
+                "EU-27 (GR, not EL; GB, IS, LI, NO and CH are not in the EU).",
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"type": "string", "pattern": "^[A-Z]{2}$", "enum": list(EU_27)},
+                "default": list(EU_27),
+            }
+        }
+    ),
+    remediation_steps="Set restrictions.geo_restriction to a whitelist of EU-27 codes.",
+)
+
+# --- issue #6 breadth: CloudFront ------------------------------------------------------------
+
+# CloudFront's TLS policies at or above TLS 1.2 with the 2021 cipher set, oldest first.
+MODERN_VIEWER_TLS = frozenset({"TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"})
+SECURE_VIEWER_POLICIES = frozenset({"https-only", "redirect-to-https"})
+
+
+def _distribution_rule(check: Callable[[Any], list[str]]) -> Validate:
+    """A validate function that runs `check` on each distribution and reports what it finds."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type != DISTRIBUTION:
+            return
+
+        for finding in check(args.props):
+            report(f"distribution '{args.name}' ({args.urn}) {finding}", None)
+
+    return validate
+
+
+CLOUDFRONT_WAF_EXAMPLE = 'aws.cloudfront.Distribution("api", web_acl_id=None, ...)'
+
+
+def _waf(props: Any) -> list[str]:
+    acl = get(props, "webAclId")
+    return [] if isinstance(acl, str) and acl else ["has no webAclId: no WAF web ACL filters it"]
+
+
+CLOUDFRONT_WAF = ResourceValidationPolicy(
+    name="cloudfront-waf-attached",
+    description="Every CloudFront distribution has a WAFv2 web ACL attached.",
+    validate=_distribution_rule(_waf),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+CLOUDFRONT_HTTPS_EXAMPLE = """\
+aws.cloudfront.Distribution("api", default_cache_behavior={"viewer_protocol_policy": "allow-all"})
+"""
+
+
+def _https_viewers(props: Any) -> list[str]:
+    behaviours = [("defaultCacheBehavior", get(props, "defaultCacheBehavior"))]
+    behaviours += [
+        (f"orderedCacheBehaviors[{i}]", b)
+        for i, b in enumerate(items(get(props, "orderedCacheBehaviors")))
+    ]
+    return [
+        f"lets viewers use {get(b, 'viewerProtocolPolicy')!r} in {where}"
+        for where, b in behaviours
+        if get(b, "viewerProtocolPolicy") not in SECURE_VIEWER_POLICIES
+    ]
+
+
+CLOUDFRONT_HTTPS_VIEWERS = ResourceValidationPolicy(
+    name="cloudfront-https-viewers",
+    description="Every cache behaviour of a distribution makes viewers use HTTPS "
+    "(https-only or redirect-to-https).",
+    validate=_distribution_rule(_https_viewers),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+CLOUDFRONT_TLS_EXAMPLE = """\
+aws.cloudfront.Distribution("api", viewer_certificate={"cloudfront_default_certificate": True})
+"""
+
+
+def _viewer_tls(props: Any) -> list[str]:
+    certificate = get(props, "viewerCertificate")
+    if get(certificate, "cloudfrontDefaultCertificate") is True:
+        # The default *.cloudfront.net certificate ignores minimumProtocolVersion: TLSv1 stays on.
+        return ["uses the default CloudFront certificate, which accepts TLSv1"]
+
+    version = get(certificate, "minimumProtocolVersion")
+    if version in MODERN_VIEWER_TLS:
+        return []
+    return [f"accepts viewers down to {version!r}; required: one of {sorted(MODERN_VIEWER_TLS)}"]
+
+
+CLOUDFRONT_TLS = ResourceValidationPolicy(
+    name="cloudfront-viewer-tls",
+    description="Every distribution serves viewers with its own certificate and "
+    "TLSv1.2_2021 or a newer security policy.",
+    validate=_distribution_rule(_viewer_tls),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+CLOUDFRONT_VPC_ORIGINS_EXAMPLE = """\
+aws.cloudfront.Distribution("api", origins=[{"domain_name": alb.dns_name,
+    "custom_origin_config": {...}}])  # the ALB would have to face the internet
+"""
+
+
+def _vpc_origins(props: Any) -> list[str]:
+    origins = items(get(props, "origins"))
+    if not origins:
+        return ["names no origin"]
+    return [
+        f"reaches origin {get(o, 'originId')!r} without a vpcOriginConfig"
+        for o in origins
+        if get(o, "vpcOriginConfig") is None
+        or get(o, "customOriginConfig") is not None
+        or get(o, "s3OriginConfig") is not None
+    ]
+
+
+CLOUDFRONT_VPC_ORIGINS = ResourceValidationPolicy(
+    name="cloudfront-vpc-origins-only",
+    description="Every distribution origin is a CloudFront VPC origin (no custom or S3 origin), "
+    "so that the load balancer behind it can stay internal.",
+    validate=_distribution_rule(_vpc_origins),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+
+# --- issue #6 breadth: load balancers --------------------------------------------------------
+
+# The ELB policies that negotiate TLS 1.3 (the default listener policy is a 2016 one).
+TLS13_POLICIES = [
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+]
+
+ALB_LISTENER_EXAMPLE = 'aws.lb.Listener("api", load_balancer_arn=alb.arn, port=80, protocol="HTTP")'
+
+
+def _check_listener(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in LISTENERS:
+        return
+
+    allowed = texts(args.get_config().get("allowedSslPolicies")) or TLS13_POLICIES
+    protocol = get(args.props, "protocol")
+    policy = get(args.props, "sslPolicy")
+
+    subject = f"listener '{args.name}' ({args.urn})"
+    if protocol != "HTTPS":
+        report(f"{subject} uses protocol {protocol!r} (absent means HTTP), not HTTPS", None)
+    elif policy not in allowed:
+        report(f"{subject} uses TLS policy {policy!r}, not one of {', '.join(allowed)}", None)
+
+
+ALB_LISTENER_TLS13 = ResourceValidationPolicy(
+    name="alb-listener-https-tls13",
+    description="Every load balancer listener is HTTPS with an explicit TLS 1.3 security policy.",
+    validate=_check_listener,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedSslPolicies": {
+                "description": "ELB security policies a listener may use.",
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string", "pattern": "^ELBSecurityPolicy-TLS13-"},
+                "default": TLS13_POLICIES,
+            }
+        }
+    ),
+)
+
+
+def _alb_flag(key: str, finding: str) -> Validate:
+    """A validate function requiring the boolean `key` to be true on application LBs."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type not in LOAD_BALANCERS or not is_application(args.props):
+            return
+
+        if get(args.props, key) is not True:
+            report(f"application load balancer '{args.name}' ({args.urn}) {finding}", None)
+
+    return validate
+
+
+ALB_DROP_INVALID_HEADERS_EXAMPLE = 'aws.lb.LoadBalancer("api", internal=True)  # headers kept'
+
+ALB_DROP_INVALID_HEADERS = ResourceValidationPolicy(
+    name="alb-drop-invalid-headers",
+    description="Every application load balancer drops invalid header fields (request smuggling).",
+    validate=_alb_flag("dropInvalidHeaderFields", "forwards invalid header fields"),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+)
+
+ALB_DELETION_PROTECTION_EXAMPLE = 'aws.lb.LoadBalancer("api", internal=True)  # deletable'
+
+ALB_DELETION_PROTECTION = ResourceValidationPolicy(
+    name="alb-deletion-protection",
+    description="Every application load balancer has deletion protection on (the VPC origin "
+    "and DNS point at it).",
+    validate=_alb_flag("enableDeletionProtection", "can be deleted: enableDeletionProtection off"),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+)
+
+POLICIES = [
+    ALB_INTERNAL,
+    ALB_INGRESS_CLOUDFRONT_ONLY,
+    ALB_INGRESS_REGION_KNOWN,
+    CLOUDFRONT_GEO_EU_ONLY,
+    CLOUDFRONT_WAF,
+    CLOUDFRONT_HTTPS_VIEWERS,
+    CLOUDFRONT_TLS,
+    CLOUDFRONT_VPC_ORIGINS,
+    ALB_LISTENER_TLS13,
+    ALB_DROP_INVALID_HEADERS,
+    ALB_DELETION_PROTECTION,
+]

@@ -1,0 +1,191 @@
+"""Security-group ingress, read the same way whichever of its three shapes a program uses.
+
+AWS attaches an ingress rule to a group in three ways, and a policy that reads only one is
+bypassed by the other two: inline `ingress` blocks on the group, `aws.vpc.SecurityGroupIngressRule`
+and `aws.ec2.SecurityGroupRule` (with `type="ingress"`). `ingress_of` turns any of them into
+`Ingress` values, one per admitted source, for this module's policy and for the edge policies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
+
+from matching_policy._props import get, items, number, texts
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+RULE_TYPES = frozenset({INGRESS_RULE, GROUP_RULE})
+INGRESS_TYPES = RULE_TYPES | {SECURITY_GROUP}
+
+ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
+_TCP = frozenset({"tcp", "6"})
+_HTTPS_PORT = 443
+
+
+class Source(StrEnum):
+    IPV4 = "IPv4 range"
+    IPV6 = "IPv6 range"
+    PREFIX_LIST = "prefix list"
+    GROUP = "security group"
+    SELF = "the group itself"
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """One source that one ingress rule admits, and where the rule was written."""
+
+    source: str
+    kind: Source
+    protocol: str
+    from_port: int | None
+    to_port: int | None
+    via: str
+    urn: str
+
+    @property
+    def is_https_only(self) -> bool:
+        tcp = self.protocol.lower() in _TCP
+        return tcp and self.from_port == _HTTPS_PORT and self.to_port == _HTTPS_PORT
+
+    def describe(self) -> str:
+        return f"{self.source} ({self.kind}) on {self._ports()} through {self.via}"
+
+    def _ports(self) -> str:
+        if self.protocol in ("-1", "all"):
+            return "every protocol and port"
+        if self.from_port == self.to_port:
+            return f"{self.protocol} {self.from_port}"
+        return f"{self.protocol} {self.from_port}-{self.to_port}"
+
+
+def ingress_of(token: str, props: Any, name: str, urn: str) -> list[Ingress]:
+    """Every source admitted by a security group's inline rules or by one separate rule."""
+    if token == SECURITY_GROUP:
+        return _inline(props, name, urn)
+    if token == INGRESS_RULE:
+        return _ingress_rule(props, name, urn)
+    if token == GROUP_RULE:
+        return _group_rule(props, name, urn)
+    return []
+
+
+def _inline(props: Any, name: str, urn: str) -> list[Ingress]:
+    found: list[Ingress] = []
+    for index, rule in enumerate(items(get(props, "ingress"))):
+        found.extend(
+            _sources(
+                rule,
+                protocol=get(rule, "protocol"),
+                via=f"inline ingress[{index}] of {_short(SECURITY_GROUP)} '{name}'",
+                urn=urn,
+                fields=_GROUP_RULE_FIELDS,
+            )
+        )
+    return found
+
+
+def _ingress_rule(props: Any, name: str, urn: str) -> list[Ingress]:
+    return _sources(
+        props,
+        protocol=get(props, "ipProtocol"),
+        via=f"{_short(INGRESS_RULE)} '{name}'",
+        urn=urn,
+        fields=_INGRESS_RULE_FIELDS,
+    )
+
+
+def _group_rule(props: Any, name: str, urn: str) -> list[Ingress]:
+    if get(props, "type") != "ingress":
+        return []
+
+    return _sources(
+        props,
+        protocol=get(props, "protocol"),
+        via=f"{_short(GROUP_RULE)} '{name}'",
+        urn=urn,
+        fields={**_GROUP_RULE_FIELDS, "sourceSecurityGroupId": Source.GROUP},
+    )
+
+
+# Which property of each shape holds which kind of source; `self` is a flag, not a source list.
+_GROUP_RULE_FIELDS = {
+    "cidrBlocks": Source.IPV4,
+    "ipv6CidrBlocks": Source.IPV6,
+    "prefixListIds": Source.PREFIX_LIST,
+    "securityGroups": Source.GROUP,
+}
+_INGRESS_RULE_FIELDS = {
+    "cidrIpv4": Source.IPV4,
+    "cidrIpv6": Source.IPV6,
+    "prefixListId": Source.PREFIX_LIST,
+    "referencedSecurityGroupId": Source.GROUP,
+}
+
+
+def _sources(
+    rule: Any, *, protocol: object, via: str, urn: str, fields: dict[str, Source]
+) -> list[Ingress]:
+    def make(source: str, kind: Source) -> Ingress:
+        return Ingress(
+            source=source,
+            kind=kind,
+            protocol=str(protocol) if protocol is not None else "(no protocol)",
+            from_port=number(get(rule, "fromPort")),
+            to_port=number(get(rule, "toPort")),
+            via=via,
+            urn=urn,
+        )
+
+    found = [make(source, kind) for key, kind in fields.items() for source in texts(get(rule, key))]
+
+    if get(rule, "self") is True:
+        found.append(make("self", Source.SELF))
+    return found
+
+
+def _short(token: str) -> str:
+    """A type token without its repeated last part, as `aws:vpc/securityGroupIngressRule`."""
+    return token.rsplit(":", 1)[0]
+
+
+# --- sg-no-public-ingress --------------------------------------------------------------------
+
+SG_NO_PUBLIC_INGRESS_EXAMPLE = """\
+aws.vpc.SecurityGroupIngressRule("ssh", security_group_id=group.id, cidr_ipv6="::/0",
+                                 ip_protocol="tcp", from_port=22, to_port=22)
+"""
+
+
+def _check_public_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in INGRESS_TYPES:
+        return
+
+    for ingress in ingress_of(args.resource_type, args.props, args.name, args.urn):
+        if ingress.source in ANYWHERE:
+            report(f"{args.urn} admits the whole internet: {ingress.describe()}", None)
+
+
+SG_NO_PUBLIC_INGRESS = ResourceValidationPolicy(
+    name="sg-no-public-ingress",
+    description=(
+        "No security group admits ingress from 0.0.0.0/0 or ::/0, whether the rule is inline "
+        "or a separate SecurityGroupIngressRule or SecurityGroupRule."
+    ),
+    validate=_check_public_ingress,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Admit a prefix list, a security group or a private range instead.",
+)
+
+POLICIES = [SG_NO_PUBLIC_INGRESS]

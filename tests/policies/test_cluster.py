@@ -1,0 +1,93 @@
+"""The EKS policies, for the pulumi_eks component and for a bare aws.eks.Cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.policies.builders import DEFAULT_PROVIDER, UNKNOWN, changed, resource, without
+from tests.policies.expect import explain, policies
+from tools.analyzer import PolicyPack
+from tools.records import ResourceRecord
+
+LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+KEY = "arn:aws:kms:eu-central-1:111122223333:key/1"
+
+COMPONENT = resource(
+    "eks:index:Cluster",
+    "platform",
+    {
+        "endpointPrivateAccess": True,
+        "endpointPublicAccess": False,
+        "encryptionConfigKeyArn": KEY,
+        "enabledClusterLogTypes": LOGS,
+    },
+    custom=False,
+)
+CLUSTER = resource(
+    "aws:eks/cluster:Cluster",
+    "platform-eks",
+    {
+        "roleArn": "arn:aws:iam::111122223333:role/eks",
+        "vpcConfig": {
+            "subnetIds": ["subnet-0a"],
+            "endpointPrivateAccess": True,
+            "endpointPublicAccess": False,
+        },
+        "encryptionConfig": {"provider": {"keyArn": KEY}, "resources": ["secrets"]},
+        "enabledClusterLogTypes": LOGS,
+    },
+)
+
+
+@pytest.mark.parametrize("record", [COMPONENT, CLUSTER], ids=["component", "aws-eks"])
+def test_compliant_cluster_passes(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("record", "policy"),
+    [
+        pytest.param(
+            without(COMPONENT, "endpointPublicAccess"), "eks-private-endpoint", id="c-pub"
+        ),
+        pytest.param(
+            changed(COMPONENT, endpointPrivateAccess=False), "eks-private-endpoint", id="c-priv"
+        ),
+        pytest.param(
+            without(COMPONENT, "encryptionConfigKeyArn"), "eks-secrets-encryption", id="c-kms"
+        ),
+        pytest.param(
+            changed(COMPONENT, enabledClusterLogTypes=LOGS[:2]),
+            "eks-control-plane-logs",
+            id="c-log",
+        ),
+        pytest.param(
+            changed(CLUSTER, vpcConfig={"subnetIds": ["subnet-0a"], "endpointPrivateAccess": True}),
+            "eks-private-endpoint",
+            id="a-pub-default",
+        ),
+        pytest.param(without(CLUSTER, "encryptionConfig"), "eks-secrets-encryption", id="a-kms"),
+        pytest.param(
+            without(CLUSTER, "enabledClusterLogTypes"), "eks-control-plane-logs", id="a-log"
+        ),
+    ],
+)
+def test_cluster_violation_is_caught(pack: PolicyPack, record: ResourceRecord, policy: str) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [policy], explain(record.urn, found)
+
+
+@pytest.mark.parametrize("inputs", [{"endpointPublicAccess": UNKNOWN}], ids=["public"])
+def test_unknown_endpoint_at_preview_is_advisory(
+    preview_pack: PolicyPack, inputs: dict[str, Any]
+) -> None:
+    record = changed(COMPONENT, **inputs)
+
+    found = preview_pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found, "advisory") == ["eks-private-endpoint"], explain(record.urn, found)

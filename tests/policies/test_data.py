@@ -1,0 +1,89 @@
+"""Queues, keys and topics: customer-managed encryption, rotation, and no lost message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.policies.builders import DEFAULT_PROVIDER, changed, resource, without
+from tests.policies.conftest import Judge, as_cli
+from tests.policies.expect import explain, policies
+from tools.analyzer import PolicyPack
+from tools.records import ResourceRecord
+
+QUEUE = "aws:sqs/queue:Queue"
+KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1"
+DLQ_ARN = "arn:aws:sqs:eu-central-1:111122223333:jobs-dlq"
+
+
+def _queue(name: str, **inputs: object) -> ResourceRecord:
+    arn = f"arn:aws:sqs:eu-central-1:111122223333:{name}"
+    return resource(QUEUE, name, {"kmsMasterKeyId": KEY_ARN, **inputs}, computed={"arn": arn})
+
+
+DLQ = _queue("jobs-dlq")
+REDRIVE = json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5})
+JOBS = resource(
+    QUEUE,
+    "jobs",
+    {"kmsMasterKeyId": KEY_ARN, "redrivePolicy": REDRIVE},
+    links={"redrivePolicy": [DLQ]},
+)
+
+
+def test_queue_pair_passes(judge: Judge) -> None:
+    found = judge([DEFAULT_PROVIDER, DLQ, JOBS])
+
+    assert found == [], explain(JOBS.urn, found)
+
+
+def test_dead_letter_named_by_literal_arn_passes(pack: PolicyPack) -> None:
+    jobs = _queue("jobs", redrivePolicy=REDRIVE)
+
+    found = as_cli(pack, [DEFAULT_PROVIDER, DLQ, jobs])
+
+    assert found == [], explain(jobs.urn, found)
+
+
+def test_queue_without_dead_letter_is_blocked(judge: Judge) -> None:
+    lonely = _queue("lonely")
+
+    found = judge([DEFAULT_PROVIDER, DLQ, JOBS, lonely])
+
+    assert policies(found) == ["sqs-dead-letter"], explain(lonely.urn, found)
+    assert found[0].urn == lonely.urn
+
+
+@pytest.mark.parametrize(
+    ("record", "policy"),
+    [
+        pytest.param(without(DLQ, "kmsMasterKeyId"), "sqs-kms-cmk", id="queue-unencrypted"),
+        pytest.param(changed(DLQ, kmsMasterKeyId="alias/aws/sqs"), "sqs-kms-cmk", id="aws-key"),
+        pytest.param(resource("aws:kms/key:Key", "k", {}), "kms-key-rotation", id="no-rotation"),
+        pytest.param(resource("aws:sns/topic:Topic", "alerts", {}), "sns-topic-kms", id="topic"),
+    ],
+)
+def test_data_violation_is_caught(pack: PolicyPack, record: ResourceRecord, policy: str) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [policy], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(resource("aws:kms/key:Key", "k", {"enableKeyRotation": True}), id="key"),
+        pytest.param(
+            resource("aws:kms/key:Key", "sign", {"customerMasterKeySpec": "RSA_2048"}),
+            id="asymmetric-key",
+        ),
+        pytest.param(
+            resource("aws:sns/topic:Topic", "alerts", {"kmsMasterKeyId": KEY_ARN}), id="topic"
+        ),
+    ],
+)
+def test_compliant_data_resource_passes(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)

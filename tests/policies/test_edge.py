@@ -1,0 +1,503 @@
+"""The edge policies, judged by the real pack over gRPC: each bypass shape must be caught."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.policies.builders import (
+    ALB,
+    ALB_ALIAS,
+    CLOUDFRONT_INLINE,
+    DEFAULT_PROVIDER,
+    EU_27,
+    ORIGIN_FACING,
+    OTHER_LIST,
+    UNKNOWN,
+    US_ORIGIN_FACING,
+    changed,
+    distribution,
+    edge,
+    geo,
+    group_rule,
+    https_from,
+    ingress_rule,
+    load_balancer,
+    provider,
+    resource,
+    security_group,
+    without,
+)
+from tests.policies.conftest import Judge, as_cli
+from tests.policies.expect import explain, policies
+from tools.analyzer import PolicyPack, PolicyPackError
+from tools.records import ResourceRecord
+
+INGRESS = "alb-ingress-cloudfront-only"
+
+
+def test_compliant_edge_passes(judge: Judge) -> None:
+    records = [*edge(), distribution()]
+
+    found = judge(records)
+
+    assert found == [], explain("compliant ALB, security group and distribution", found)
+
+
+# --- alb-internal ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "balancer",
+    [
+        pytest.param(without(load_balancer(), "internal"), id="internal-absent"),
+        pytest.param(load_balancer(internal=False), id="internal-false"),
+        pytest.param(load_balancer(token=ALB_ALIAS, internal=False), id="aws-alb-token"),
+        pytest.param(without(load_balancer(internal=False), "loadBalancerType"), id="type-absent"),
+    ],
+)
+def test_internet_facing_alb_is_blocked(pack: PolicyPack, balancer: ResourceRecord) -> None:
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert policies(found) == ["alb-internal"], explain(balancer.urn, found)
+    assert balancer.name in found[0].message
+
+
+@pytest.mark.parametrize("token", [ALB, ALB_ALIAS], ids=["aws-lb", "aws-alb"])
+def test_network_load_balancer_is_not_judged(pack: PolicyPack, token: str) -> None:
+    balancer = load_balancer(token=token, loadBalancerType="network", internal=False)
+
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert "alb-internal" not in policies(found), explain(balancer.urn, found)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        pytest.param({"internal": UNKNOWN}, id="internal"),
+        pytest.param({"loadBalancerType": UNKNOWN}, id="type"),
+    ],
+)
+def test_unknown_at_preview_is_advisory(preview_pack: PolicyPack, inputs: dict[str, Any]) -> None:
+    balancer = changed(load_balancer(), **inputs)
+
+    found = preview_pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert "alb-internal" in policies(found, "advisory"), explain(balancer.urn, found)
+    assert policies(found) == [], explain(balancer.urn, found)
+
+
+# --- alb-ingress-cloudfront-only -------------------------------------------------------------
+
+GROUP = security_group()
+
+
+@pytest.mark.parametrize(
+    "ingress",
+    [
+        pytest.param(https_from("cidrBlocks", ["0.0.0.0/0"]), id="inline-ipv4-anywhere"),
+        pytest.param(https_from("ipv6CidrBlocks", ["::/0"]), id="inline-ipv6-anywhere"),
+        pytest.param(https_from("cidrBlocks", ["10.0.0.0/8"]), id="inline-private-cidr"),
+        pytest.param(https_from("prefixListIds", [OTHER_LIST]), id="inline-other-list"),
+        pytest.param(https_from("securityGroups", ["sg-0other"]), id="inline-other-group"),
+        pytest.param(https_from("self", True), id="inline-self"),
+        pytest.param(
+            {**CLOUDFRONT_INLINE, "fromPort": 80, "toPort": 80}, id="inline-list-on-port-80"
+        ),
+        pytest.param({**CLOUDFRONT_INLINE, "toPort": 444}, id="inline-list-on-range"),
+        pytest.param({**CLOUDFRONT_INLINE, "protocol": "udp"}, id="inline-list-udp"),
+        pytest.param({**CLOUDFRONT_INLINE, "protocol": "-1"}, id="inline-list-all-traffic"),
+    ],
+)
+def test_inline_ingress_other_than_cloudfront_443_is_blocked(
+    judge: Judge, ingress: dict[str, Any]
+) -> None:
+    group = security_group(ingress=[CLOUDFRONT_INLINE, ingress])
+
+    found = judge(edge(group=group))
+
+    expected = [INGRESS] + (["sg-no-public-ingress"] if "/0" in str(ingress) else [])
+    assert policies(found) == sorted(expected), explain(group.urn, found)
+    assert group.urn in [v.urn for v in found if v.policy == INGRESS]
+
+
+@pytest.mark.parametrize(
+    ("rule", "public"),
+    [
+        pytest.param(ingress_rule("r", GROUP, cidrIpv4="0.0.0.0/0"), True, id="vpc-rule-ipv4"),
+        pytest.param(ingress_rule("r", GROUP, cidrIpv6="::/0"), True, id="vpc-rule-ipv6"),
+        pytest.param(ingress_rule("r", GROUP, cidrIpv4="10.1.0.0/16"), False, id="vpc-rule-cidr"),
+        pytest.param(ingress_rule("r", GROUP, prefixListId=OTHER_LIST), False, id="vpc-rule-list"),
+        pytest.param(
+            ingress_rule("r", GROUP, referencedSecurityGroupId="sg-0peer"), False, id="vpc-rule-sg"
+        ),
+        pytest.param(
+            ingress_rule("r", GROUP, prefixListId=ORIGIN_FACING, fromPort=80, toPort=80),
+            False,
+            id="vpc-rule-list-port-80",
+        ),
+        pytest.param(
+            ingress_rule("r", GROUP, prefixListId=ORIGIN_FACING, ipProtocol="-1"),
+            False,
+            id="vpc-rule-list-all-traffic",
+        ),
+        pytest.param(group_rule("r", GROUP, cidrBlocks=["0.0.0.0/0"]), True, id="ec2-rule-cidr"),
+        pytest.param(group_rule("r", GROUP, ipv6CidrBlocks=["::/0"]), True, id="ec2-rule-ipv6"),
+        pytest.param(
+            group_rule("r", GROUP, sourceSecurityGroupId="sg-0peer"), False, id="ec2-rule-source-sg"
+        ),
+        pytest.param(group_rule("r", GROUP, self=True), False, id="ec2-rule-self"),
+        pytest.param(
+            group_rule("r", GROUP, prefixListIds=[ORIGIN_FACING], fromPort=80, toPort=80),
+            False,
+            id="ec2-rule-list-port-80",
+        ),
+    ],
+)
+def test_separate_rule_other_than_cloudfront_443_is_blocked(
+    judge: Judge, rule: ResourceRecord, public: bool
+) -> None:
+    found = judge(edge(rule, group=GROUP))
+
+    expected = [INGRESS] + (["sg-no-public-ingress"] if public else [])
+    assert policies(found) == sorted(expected), explain(rule.urn, found)
+    offending = next(v for v in found if v.policy == INGRESS)
+    assert offending.urn == rule.urn, explain(rule.urn, found)
+    assert GROUP.urn in offending.message, explain(rule.urn, found)
+    assert "api-alb" in offending.message, explain(rule.urn, found)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(ingress_rule("ok", GROUP, prefixListId=ORIGIN_FACING), id="vpc-rule"),
+        pytest.param(group_rule("ok", GROUP, prefixListIds=[ORIGIN_FACING]), id="ec2-rule"),
+        pytest.param(group_rule("ok", GROUP, type="egress", cidrBlocks=["0.0.0.0/0"]), id="egress"),
+    ],
+)
+def test_separate_cloudfront_443_rule_passes(judge: Judge, rule: ResourceRecord) -> None:
+    found = judge(edge(rule, group=GROUP))
+
+    assert found == [], explain(rule.urn, found)
+
+
+def test_rule_on_unrelated_group_is_not_this_policys_business(judge: Judge) -> None:
+    other = security_group("workers-sg", ingress=[])
+    rule = ingress_rule("peer", other, referencedSecurityGroupId="sg-0peer")
+
+    found = judge([*edge(), other, rule])
+
+    assert found == [], explain(rule.urn, found)
+
+
+def test_group_not_in_stack_is_blocked(judge: Judge) -> None:
+    balancer = load_balancer(groups=["sg-0feedfacecafe0001"])
+
+    found = judge([DEFAULT_PROVIDER, balancer])
+
+    assert policies(found) == [INGRESS], explain(balancer.urn, found)
+    assert "sg-0feedfacecafe0001" in found[0].message
+
+
+def test_extra_group_not_in_stack_is_blocked(judge: Judge) -> None:
+    balancer = load_balancer(groups=[GROUP, "sg-0feedfacecafe0001"])
+
+    found = judge([DEFAULT_PROVIDER, GROUP, balancer])
+
+    assert policies(found) == [INGRESS], explain(balancer.urn, found)
+    assert "sg-0feedfacecafe0001" in found[0].message
+
+
+@pytest.mark.parametrize("token", [ALB, ALB_ALIAS], ids=["aws-lb", "aws-alb"])
+def test_alb_without_any_group_is_blocked(judge: Judge, token: str) -> None:
+    balancer = without(load_balancer(token=token), "securityGroups")
+
+    found = judge([DEFAULT_PROVIDER, balancer])
+
+    assert policies(found) == [INGRESS], explain(balancer.urn, found)
+
+
+def test_region_picks_that_regions_list(judge: Judge) -> None:
+    group = security_group(ingress=[https_from("prefixListIds", [US_ORIGIN_FACING])])
+
+    found = judge(edge(group=group))
+
+    assert policies(found) == [INGRESS], explain(group.urn, found)
+    assert US_ORIGIN_FACING in found[0].message
+
+
+def test_resource_region_wins_over_provider(pack: PolicyPack) -> None:
+    group = security_group(
+        ingress=[https_from("prefixListIds", [US_ORIGIN_FACING])], region="us-east-1"
+    )
+    pack.configure({INGRESS: {"originFacingPrefixListIds": {"us-east-1": US_ORIGIN_FACING}}})
+
+    found = as_cli(pack, edge(group=group))
+
+    assert found == [], explain(group.urn, found)
+
+
+def test_unknown_region_accepts_any_list_with_advisory(pack: PolicyPack) -> None:
+    bare = provider("bare", region=None)
+    group = security_group(ingress=[https_from("prefixListIds", [US_ORIGIN_FACING])], via=bare)
+    records = [bare, group, load_balancer(groups=[group])]
+    lists = {"eu-central-1": ORIGIN_FACING, "us-east-1": US_ORIGIN_FACING}
+    pack.configure({INGRESS: {"originFacingPrefixListIds": lists}})
+
+    found = pack.check(records)
+
+    assert policies(found) == [], explain(group.urn, found)
+    assert policies(found, "advisory") == ["alb-ingress-region-known"], explain(group.urn, found)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param({"originFacingPrefixListIds": {}}, id="empty"),
+        pytest.param({"originFacingPrefixListIds": {"eu-central-1": "sg-123"}}, id="not-a-list"),
+        pytest.param({"originFacingPrefixListIds": {"Frankfurt": ORIGIN_FACING}}, id="bad-region"),
+        pytest.param({"originFacingPrefixListIds": ORIGIN_FACING}, id="not-an-object"),
+        pytest.param({"prefixList": ORIGIN_FACING}, id="unknown-property"),
+    ],
+)
+def test_bad_prefix_list_config_is_rejected(pack: PolicyPack, config: dict[str, Any]) -> None:
+    with pytest.raises(PolicyPackError, match=INGRESS):
+        pack.configure({INGRESS: config})
+
+
+PUBLIC_GROUP = security_group("public-sg", ingress=[https_from("cidrBlocks", ["0.0.0.0/0"])])
+
+
+@pytest.mark.parametrize(
+    ("records", "mandatory"),
+    [
+        pytest.param(
+            [
+                DEFAULT_PROVIDER,
+                changed(GROUP, id=UNKNOWN),
+                changed(load_balancer(groups=[GROUP]), securityGroups=[UNKNOWN]),
+            ],
+            [],
+            id="group-ids-unknown",
+        ),
+        pytest.param(
+            [DEFAULT_PROVIDER, GROUP, changed(load_balancer(), securityGroups=UNKNOWN)],
+            [],
+            id="group-list-unknown",
+        ),
+        pytest.param(
+            edge(group=changed(GROUP, ingress=[{**CLOUDFRONT_INLINE, "toPort": UNKNOWN}])),
+            [],
+            id="port-unknown",
+        ),
+        pytest.param(
+            [
+                DEFAULT_PROVIDER,
+                changed(PUBLIC_GROUP, id=UNKNOWN),
+                changed(load_balancer(groups=[PUBLIC_GROUP]), securityGroups=[UNKNOWN]),
+            ],
+            [INGRESS],
+            id="known-violation-still-reported",
+        ),
+    ],
+)
+def test_unknown_at_preview_is_advisory_never_a_pass(
+    preview_pack: PolicyPack, records: list[ResourceRecord], mandatory: list[str]
+) -> None:
+    found = as_cli(preview_pack, records)
+
+    subject = records[2].urn
+    assert INGRESS in policies(found, "advisory"), explain(subject, found)
+    assert [p for p in policies(found) if p == INGRESS] == mandatory, explain(subject, found)
+
+
+def test_public_group_on_aws_alb_token_is_blocked(judge: Judge) -> None:
+    group = security_group(ingress=[https_from("cidrBlocks", ["0.0.0.0/0"])])
+
+    found = judge(edge(group=group, token=ALB_ALIAS))
+
+    assert policies(found) == [INGRESS, "sg-no-public-ingress"], explain(group.urn, found)
+
+
+# --- cloudfront-geo-eu-only ------------------------------------------------------------------
+
+GEO = "cloudfront-geo-eu-only"
+
+
+@pytest.mark.parametrize(
+    "restrictions",
+    [
+        pytest.param(geo("blacklist", ["RU", "CN"]), id="blacklist"),
+        pytest.param(geo("none"), id="none"),
+        pytest.param(geo("whitelist", [*EU_27, "GB"]), id="gb-added"),
+        pytest.param(geo("whitelist", ["DE", "NO"]), id="eea-norway"),
+        pytest.param(geo("whitelist", ["DE", "CH"]), id="switzerland"),
+        pytest.param(geo("whitelist", ["DE", "EL"]), id="el-instead-of-gr"),
+        pytest.param(geo("whitelist", ["de"]), id="lower-case"),
+        pytest.param(geo("whitelist", []), id="empty-whitelist"),
+        pytest.param(geo("whitelist"), id="whitelist-without-locations"),
+        pytest.param({}, id="no-geo-restriction"),
+    ],
+)
+def test_distribution_outside_eu_is_blocked(pack: PolicyPack, restrictions: dict[str, Any]) -> None:
+    cdn = distribution(restrictions=restrictions)
+
+    found = pack.analyze(cdn)
+
+    assert policies(found) == [GEO], explain(cdn.urn, found)
+    assert cdn.urn in found[0].message
+
+
+def test_distribution_without_restrictions_is_blocked(pack: PolicyPack) -> None:
+    cdn = without(distribution(), "restrictions")
+
+    found = pack.analyze(cdn)
+
+    assert policies(found) == [GEO], explain(cdn.urn, found)
+
+
+@pytest.mark.parametrize(
+    "locations",
+    [pytest.param(["GR"], id="greece-as-gr"), pytest.param(["DE", "FR"], id="subset")],
+)
+def test_eu_subset_passes(pack: PolicyPack, locations: list[str]) -> None:
+    cdn = distribution(restrictions=geo("whitelist", locations))
+
+    found = pack.analyze(cdn)
+
+    assert found == [], explain(cdn.urn, found)
+
+
+def test_configured_countries_narrow_the_fence(pack: PolicyPack) -> None:
+    cdn = distribution(restrictions=geo("whitelist", ["DE", "FR"]))
+    pack.configure({GEO: {"allowedCountries": ["DE", "AT"]}})
+
+    found = pack.analyze(cdn)
+
+    assert policies(found) == [GEO], explain(cdn.urn, found)
+    assert "FR" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "countries",
+    [
+        pytest.param(["DE", "GB"], id="non-eu-gb"),
+        pytest.param(["EL"], id="el"),
+        pytest.param(["de"], id="lower-case"),
+        pytest.param(["DEU"], id="alpha-3"),
+        pytest.param([], id="empty"),
+        pytest.param(["DE", "DE"], id="duplicate"),
+        pytest.param("DE", id="not-a-list"),
+    ],
+)
+def test_bad_country_config_is_rejected(pack: PolicyPack, countries: Any) -> None:
+    with pytest.raises(PolicyPackError, match=GEO):
+        pack.configure({GEO: {"allowedCountries": countries}})
+
+
+@pytest.mark.parametrize(
+    "restrictions",
+    [
+        pytest.param(UNKNOWN, id="restrictions"),
+        pytest.param(geo(UNKNOWN, ["DE"]), id="restriction-type"),
+        pytest.param(geo("whitelist", UNKNOWN), id="locations"),
+        pytest.param(geo("whitelist", ["DE", UNKNOWN]), id="one-location"),
+    ],
+)
+def test_unknown_geo_at_preview_is_advisory(preview_pack: PolicyPack, restrictions: Any) -> None:
+    cdn = distribution(restrictions=restrictions)
+
+    found = preview_pack.analyze(cdn)
+
+    assert policies(found, "advisory") == [GEO], explain(cdn.urn, found)
+    assert policies(found) == [], explain(cdn.urn, found)
+
+
+# --- issue #6 breadth ------------------------------------------------------------------------
+
+LISTENER = "aws:lb/listener:Listener"
+
+
+def _listener(**inputs: Any) -> ResourceRecord:
+    props = {
+        "loadBalancerArn": "arn:aws:elasticloadbalancing:api-alb",
+        "port": 443,
+        "protocol": "HTTPS",
+        "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "certificateArn": "arn:aws:acm:eu-central-1:111122223333:certificate/2",
+        **inputs,
+    }
+    return resource(LISTENER, "https", props)
+
+
+@pytest.mark.parametrize(
+    ("record", "policy"),
+    [
+        pytest.param(without(distribution(), "webAclId"), "cloudfront-waf-attached", id="no-waf"),
+        pytest.param(
+            distribution(defaultCacheBehavior={"viewerProtocolPolicy": "allow-all"}),
+            "cloudfront-https-viewers",
+            id="default-allow-all",
+        ),
+        pytest.param(
+            distribution(orderedCacheBehaviors=[{"viewerProtocolPolicy": "allow-all"}]),
+            "cloudfront-https-viewers",
+            id="ordered-allow-all",
+        ),
+        pytest.param(
+            distribution(viewerCertificate={"minimumProtocolVersion": "TLSv1.2_2019"}),
+            "cloudfront-viewer-tls",
+            id="tls-2019",
+        ),
+        pytest.param(
+            distribution(viewerCertificate={"cloudfrontDefaultCertificate": True}),
+            "cloudfront-viewer-tls",
+            id="default-certificate",
+        ),
+        pytest.param(
+            distribution(origins=[{"originId": "alb", "customOriginConfig": {"httpPort": 80}}]),
+            "cloudfront-vpc-origins-only",
+            id="custom-origin",
+        ),
+        pytest.param(
+            distribution(origins=[{"originId": "s3", "s3OriginConfig": {}}]),
+            "cloudfront-vpc-origins-only",
+            id="s3-origin",
+        ),
+        pytest.param(_listener(protocol="HTTP"), "alb-listener-https-tls13", id="listener-http"),
+        pytest.param(
+            without(_listener(), "protocol", "sslPolicy"),
+            "alb-listener-https-tls13",
+            id="listener-defaults",
+        ),
+        pytest.param(
+            _listener(sslPolicy="ELBSecurityPolicy-2016-08"),
+            "alb-listener-https-tls13",
+            id="listener-2016-policy",
+        ),
+        pytest.param(
+            load_balancer(dropInvalidHeaderFields=False), "alb-drop-invalid-headers", id="headers"
+        ),
+        pytest.param(
+            without(load_balancer(), "enableDeletionProtection"),
+            "alb-deletion-protection",
+            id="deletion-protection",
+        ),
+    ],
+)
+def test_edge_breadth_violation_is_caught(
+    pack: PolicyPack, record: ResourceRecord, policy: str
+) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [policy], explain(record.urn, found)
+
+
+def test_compliant_listener_passes(pack: PolicyPack) -> None:
+    listener = _listener()
+
+    found = pack.analyze(listener, DEFAULT_PROVIDER)
+
+    assert found == [], explain(listener.urn, found)

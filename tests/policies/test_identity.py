@@ -1,0 +1,71 @@
+"""iam-no-wildcard-actions over every place a policy document can sit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.policies.builders import DEFAULT_PROVIDER, resource
+from tests.policies.expect import explain, policies
+from tools.analyzer import PolicyPack
+from tools.records import ResourceRecord
+
+POLICY = "iam-no-wildcard-actions"
+
+
+def _document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _allow(action: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": "*"}
+
+
+def _holders(document: str) -> list[ResourceRecord]:
+    return [
+        resource("aws:iam/policy:Policy", "p", {"policy": document}),
+        resource("aws:iam/rolePolicy:RolePolicy", "rp", {"role": "r", "policy": document}),
+        resource(
+            "aws:iam/role:Role",
+            "role",
+            {"assumeRolePolicy": "{}", "inlinePolicies": [{"name": "x", "policy": document}]},
+        ),
+    ]
+
+
+BROAD = [
+    pytest.param(_document(_allow("*")), id="star"),
+    pytest.param(_document(_allow(["sqs:SendMessage", "sqs:*"])), id="service-star"),
+    pytest.param(_document(_allow("S3:*")), id="service-star-upper"),
+    pytest.param(json.dumps({"Statement": _allow("*")}), id="single-statement-object"),
+    pytest.param(
+        _document({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}), id="not-action"
+    ),
+    pytest.param("{not json", id="not-json"),
+]
+
+
+@pytest.mark.parametrize("document", BROAD)
+@pytest.mark.parametrize("holder", [0, 1, 2], ids=["policy", "role-policy", "role-inline"])
+def test_broad_grant_is_blocked(pack: PolicyPack, document: str, holder: int) -> None:
+    record = _holders(document)[holder]
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [POLICY], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(_document(_allow(["sqs:SendMessage", "s3:Get*"])), id="named-actions"),
+        pytest.param(_document({"Effect": "Deny", "Action": "*", "Resource": "*"}), id="deny-star"),
+    ],
+)
+def test_named_actions_pass(pack: PolicyPack, document: str) -> None:
+    for record in _holders(document):
+        found = pack.analyze(record, DEFAULT_PROVIDER)
+
+        assert found == [], explain(record.urn, found)
