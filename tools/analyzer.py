@@ -158,9 +158,11 @@ class PolicyPack:
     ) -> list[Violation]:
         request = analyzer_pb2.AnalyzeStackRequest()
         for resource in resources:
+            # The engine runs AnalyzeStack on the final state: outputs, or inputs where a
+            # resource has none (components).
             entry = request.resources.add(
                 type=resource.type,
-                properties=_struct(resource.inputs),
+                properties=_struct(resource.outputs or resource.inputs),
                 urn=resource.urn,
                 name=resource.name,
                 options=_options(resource),

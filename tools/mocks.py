@@ -62,12 +62,15 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def __init__(self, account: Account):
         self.account = account
+        # VPCs the program made, by id, so that a lookup finds them as AWS would.
+        self._vpcs: dict[str, dict[str, Any]] = {}
         self._invokes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._zones,
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller,
             "aws:index/getRegion:getRegion": self._region,
             "aws:index/getPartition:getPartition": self._partition,
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": self._prefix_list,
+            "aws:ec2/getVpc:getVpc": self._vpc,
             "aws:cloudfront/getCachePolicy:getCachePolicy": _managed(MANAGED_CACHE_POLICIES),
             "aws:cloudfront/getOriginRequestPolicy:getOriginRequestPolicy": _managed(
                 MANAGED_ORIGIN_REQUEST_POLICIES
@@ -91,6 +94,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         inputs = dict(cast(dict[str, Any], args.inputs))  # pyright: ignore[reportUnknownMemberType]
         resource_id = args.resource_id or _physical_id(args.typ, args.name)
         outputs = {**inputs, **self._computed(args.typ, args.name, resource_id, inputs)}
+        if args.typ == "aws:ec2/vpc:Vpc":
+            self._vpcs[resource_id] = outputs
         return resource_id, outputs
 
     def _computed(
@@ -103,20 +108,24 @@ class PlatformMocks(pulumi.runtime.Mocks):
         if not token.startswith("aws:"):
             return {}
 
+        region = inputs.get("region") or self.account.region
+        # The AWS provider's state carries the id as a property too; stack policies that
+        # match one resource to another (security group to load balancer) rely on it.
         computed: dict[str, Any] = {
-            "arn": self._arn(token, inputs.get("name") or resource_id),
-            "region": inputs.get("region") or self.account.region,
+            "id": resource_id,
+            "arn": self._arn(token, inputs.get("name") or resource_id, region),
+            "region": region,
         }
         extra = _EXTRA_OUTPUTS.get(token)
         if extra is not None:
             computed.update(extra(_Registration(self.account, name, resource_id, inputs)))
         return computed
 
-    def _arn(self, token: str, resource: str) -> str:
+    def _arn(self, token: str, resource: str, region: str) -> str:
         service = token.split(":")[1].split("/", maxsplit=1)[0]
         kind = token.rsplit(":", 1)[1].lower()
         return (
-            f"arn:{self.account.partition}:{service}:{self.account.region}:"
+            f"arn:{self.account.partition}:{service}:{region}:"
             f"{self.account.account_id}:{kind}/{resource}"
         )
 
@@ -160,6 +169,22 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"partition": self.account.partition, "dnsSuffix": "amazonaws.com"}
+
+    def _vpc(self, args: dict[str, Any]) -> dict[str, Any]:
+        vpc = self._vpcs.get(str(args.get("id")))
+        if vpc is None:
+            raise LookupError(f"no VPC {args.get('id')!r} in this program")
+        cidr = vpc.get("cidrBlock")
+        return {
+            "id": args["id"],
+            "arn": vpc["arn"],
+            "cidrBlock": cidr,
+            "cidrBlockAssociations": [{"cidrBlock": cidr, "state": "associated"}],
+            "default": False,
+            "state": "available",
+            "ownerId": self.account.account_id,
+            "tags": vpc.get("tags") or {},
+        }
 
     def _prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
         region = args.get("region") or self.account.region
@@ -236,6 +261,14 @@ def _kms_key(r: _Registration) -> dict[str, Any]:
     }
 
 
+def _topic(r: _Registration) -> dict[str, Any]:
+    topic_name = r.inputs.get("name") or r.name
+    return {
+        "name": topic_name,
+        "arn": f"arn:aws:sns:{r.account.region}:{r.account.account_id}:{topic_name}",
+    }
+
+
 def _certificate(r: _Registration) -> dict[str, Any]:
     domain = r.inputs.get("domainName", r.name)
     return {
@@ -272,6 +305,7 @@ _EXTRA_OUTPUTS: dict[str, Callable[[_Registration], dict[str, Any]]] = {
     "aws:alb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:sqs/queue:Queue": _queue,
     "aws:kms/key:Key": _kms_key,
+    "aws:sns/topic:Topic": _topic,
     "aws:acm/certificate:Certificate": _certificate,
     "aws:cloudfront/distribution:Distribution": _distribution,
     "aws:iam/role:Role": _named,

@@ -74,13 +74,16 @@ def make_plan(stack: str, policy_config: Path | None = None, root: Path = ROOT) 
 
 def _pack_version(root: Path, reported: str) -> str:
     """The CLI takes a Python pack's version from PulumiPolicy.yaml; the SDK reports 0.0.1."""
-    manifest = yaml.safe_load((root / "policies" / "PulumiPolicy.yaml").read_text()) or {}
+    manifest: dict[str, Any] = yaml.safe_load((root / "policies" / "PulumiPolicy.yaml").read_text())
     return str(manifest.get("version", reported))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False)
+    if not console.is_terminal:
+        # Logs and CI capture the plan: wrap long URNs less eagerly than rich's default 80.
+        console.width = 160
     errors = Console(stderr=True, highlight=False)
 
     try:

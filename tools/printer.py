@@ -6,7 +6,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.table import Table
 from rich.tree import Tree
 
 from tools.offline import ProgramRun
@@ -60,14 +59,20 @@ def _print_verdicts(console: Console, pack: str, violations: Sequence[Violation]
         f"[bold]Policies:[/] {pack}: {counts['mandatory']} mandatory, "
         f"{counts['advisory']} advisory violation(s)"
     )
-    if not violations:
-        return
 
-    table = Table(show_lines=True, expand=True)
-    table.add_column("level", no_wrap=True)
-    table.add_column("policy", no_wrap=True)
-    table.add_column("resource / message", overflow="fold")
     for v in sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.policy, v.urn)):
         style = _LEVEL_STYLE.get(v.enforcement, "")
-        table.add_row(f"[{style}]{v.enforcement}[/]", v.policy, f"{v.urn}\n{v.message}")
-    console.print(table)
+        console.print(
+            f"  [{style}]{v.enforcement}[/] [bold]{v.policy}[/] {_short(v.urn)}",
+            soft_wrap=True,
+        )
+        for line in v.message.splitlines():
+            console.print(f"      {line}", markup=False, soft_wrap=True)
+
+
+def _short(urn: str) -> str:
+    """`<type> <name>` from a URN; the stack's own violations carry no URN."""
+    if not urn:
+        return "(stack)"
+    qualified_type, name = urn.split("::")[-2:]
+    return f"{qualified_type.rsplit('$', 1)[-1]} {name}"
