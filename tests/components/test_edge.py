@@ -1,0 +1,303 @@
+"""EdgeIngress under the mocks: only CloudFront reaches the ALB, and only through WAF and TLS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components.edge import (
+    ALB_TLS_POLICY,
+    API_TARGET_PORT,
+    MANAGED_RULE_GROUPS,
+    RATE_LIMIT_RULE,
+    EdgeIngress,
+    EdgeIngressArgs,
+)
+from components.settings import StackSettings
+from tests.conftest import ComponentRunner, of_type, one
+from tools.mocks import (
+    MANAGED_CACHE_POLICIES,
+    MANAGED_ORIGIN_REQUEST_POLICIES,
+    ORIGIN_FACING_PREFIX_LISTS,
+)
+from tools.offline import ProgramRun
+from tools.records import PROVIDER_PREFIX, STACK_TYPE
+
+NAME = "matching"
+COMPONENT = "matching:platform:EdgeIngress"
+# The network the component is given, made by the test body outside the component.
+FIXTURE = "net"
+
+EXPECTED_GROUPS = {
+    "AWSManagedRulesAmazonIpReputationList": [],
+    "AWSManagedRulesAnonymousIpList": ["HostingProviderIPList"],
+    "AWSManagedRulesCommonRuleSet": ["SizeRestrictions_BODY"],
+    "AWSManagedRulesKnownBadInputsRuleSet": [],
+    "AWSManagedRulesSQLiRuleSet": [],
+    "AWSManagedRulesLinuxRuleSet": [],
+    "AWSManagedRulesUnixRuleSet": [],
+}
+
+
+@pytest.fixture
+def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
+    def body() -> None:
+        vpc = aws.ec2.Vpc(f"{FIXTURE}-vpc", cidr_block=settings.network.vpc_cidr)
+        private = [
+            aws.ec2.Subnet(f"{FIXTURE}-private-{index}", vpc_id=vpc.id, cidr_block=cidr)
+            for index, cidr in enumerate(("10.0.0.0/19", "10.0.32.0/19"))
+        ]
+        EdgeIngress(
+            NAME,
+            EdgeIngressArgs(
+                settings=settings.edge,
+                region=settings.region,
+                vpc_id=vpc.id,
+                private_subnet_ids=pulumi.Output.all(*[subnet.id for subnet in private]),
+                longest_task_seconds=settings.workers.longest_task_seconds,
+            ),
+        )
+
+    return run_component(body)
+
+
+def distribution(run: ProgramRun) -> dict[str, Any]:
+    return one(run, "aws:cloudfront/distribution:Distribution").inputs
+
+
+def test_every_child_is_named_after_and_parented_by_the_component(run: ProgramRun) -> None:
+    component = one(run, COMPONENT)
+    children = [
+        r
+        for r in run.resources
+        if r.type not in {STACK_TYPE, COMPONENT}
+        and not r.name.startswith(f"{FIXTURE}-")
+        and not (r.type.startswith(PROVIDER_PREFIX) and r.name.startswith("default"))
+    ]
+
+    assert len(children) == 11, [r.urn for r in children]
+    for child in children:
+        assert child.name.startswith(f"{NAME}-"), f"{child.urn} is not named {NAME}-<role>"
+        assert child.parent == component.urn, f"{child.urn} is not a child of {component.urn}"
+
+
+def test_alb_is_internal_in_the_private_subnets_and_hardened(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
+    group = one(run, "aws:ec2/securityGroup:SecurityGroup")
+    private = [r.id for r in sorted(of_type(run, "aws:ec2/subnet:Subnet"), key=lambda r: r.name)]
+
+    assert alb.inputs["internal"] is True, alb.urn
+    assert alb.inputs["loadBalancerType"] == "application", alb.urn
+    assert alb.inputs["subnets"] == private, alb.urn
+    assert alb.inputs["securityGroups"] == [group.id], alb.urn
+    assert alb.inputs["dropInvalidHeaderFields"] is True, alb.urn
+    assert alb.inputs["desyncMitigationMode"] in {"strictest", "defensive"}, alb.urn
+    assert alb.inputs["idleTimeout"] > settings.workers.longest_task_seconds, alb.urn
+    assert alb.inputs["enableDeletionProtection"] is settings.edge.deletion_protection, alb.urn
+
+
+@pytest.mark.parametrize("stack", ["prod"], indirect=True)
+def test_alb_deletion_protection_is_on_in_prod(run: ProgramRun) -> None:
+    alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
+
+    assert alb.inputs["enableDeletionProtection"] is True, alb.urn
+
+
+def test_alb_admits_only_cloudfront_on_443(run: ProgramRun, settings: StackSettings) -> None:
+    group = one(run, "aws:ec2/securityGroup:SecurityGroup")
+    ingress = of_type(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+
+    assert "ingress" not in group.inputs, f"{group.urn} has inline ingress rules"
+    assert "egress" not in group.inputs, f"{group.urn} has inline egress rules"
+    assert not of_type(run, "aws:ec2/securityGroupRule:SecurityGroupRule")
+    assert len(ingress) == 1, [r.urn for r in ingress]
+    (rule,) = ingress
+    assert rule.inputs["securityGroupId"] == group.id, rule.urn
+    assert rule.inputs["prefixListId"] == ORIGIN_FACING_PREFIX_LISTS[settings.region], rule.urn
+    assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+        "tcp",
+        443,
+        443,
+    ), rule.urn
+    assert not {"cidrIpv4", "cidrIpv6", "referencedSecurityGroupId"} & set(rule.inputs), rule.urn
+
+
+def test_alb_reaches_only_the_api_port_inside_the_vpc(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    group = one(run, "aws:ec2/securityGroup:SecurityGroup")
+    (rule,) = of_type(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+
+    assert rule.inputs["securityGroupId"] == group.id, rule.urn
+    assert rule.inputs["cidrIpv4"] == settings.network.vpc_cidr, rule.urn
+    assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+        "tcp",
+        API_TARGET_PORT,
+        API_TARGET_PORT,
+    ), rule.urn
+
+
+def test_target_group_takes_pod_ips_with_a_health_check(run: ProgramRun) -> None:
+    group = one(run, "aws:lb/targetGroup:TargetGroup")
+
+    assert group.inputs["targetType"] == "ip", group.urn
+    assert group.inputs["port"] == API_TARGET_PORT, group.urn
+    assert group.inputs["vpcId"] == one(run, "aws:ec2/vpc:Vpc").id, group.urn
+    assert group.inputs["healthCheck"]["enabled"] is True, group.urn
+    assert group.inputs["healthCheck"]["port"] == "traffic-port", group.urn
+
+
+def test_listener_is_https_with_tls13_and_the_origin_certificate(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    listener = one(run, "aws:lb/listener:Listener")
+    certificate = one(run, "aws:acm/certificate:Certificate", f"{NAME}-origin-cert")
+    (action,) = listener.inputs["defaultActions"]
+
+    assert listener.inputs["protocol"] == "HTTPS", listener.urn
+    assert listener.inputs["port"] == 443, listener.urn
+    assert listener.inputs["sslPolicy"] == ALB_TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listener.inputs["certificateArn"] == certificate.outputs["arn"], listener.urn
+    assert (
+        listener.inputs["loadBalancerArn"]
+        == one(run, "aws:lb/loadBalancer:LoadBalancer").outputs["arn"]
+    )
+    assert action == {
+        "type": "forward",
+        "targetGroupArn": one(run, "aws:lb/targetGroup:TargetGroup").outputs["arn"],
+    }, listener.urn
+    assert certificate.inputs["domainName"] == settings.edge.origin_hostname, certificate.urn
+    assert certificate.inputs["validationMethod"] == "DNS", certificate.urn
+    assert "region" not in certificate.inputs, f"{certificate.urn} must stay in the ALB's region"
+
+
+def test_vpc_origin_points_at_the_alb_over_https_and_waits_long(run: ProgramRun) -> None:
+    origin = one(run, "aws:cloudfront/vpcOrigin:VpcOrigin")
+    alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
+    config = origin.inputs["vpcOriginEndpointConfig"]
+
+    assert config["arn"] == alb.outputs["arn"], origin.urn
+    assert config["originProtocolPolicy"] == "https-only", origin.urn
+    assert config["originSslProtocols"] == {"items": ["TLSv1.2"], "quantity": 1}, origin.urn
+    assert alb.urn in origin.dependencies, f"{origin.urn} must wait for the ALB"
+    assert origin.custom_timeouts == {"create": "30m", "update": "30m", "delete": "30m"}
+
+
+def test_distribution_has_the_vpc_origin_as_its_only_origin(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    inputs = distribution(run)
+    origin_id = one(run, "aws:cloudfront/vpcOrigin:VpcOrigin").id
+    (origin,) = inputs["origins"]
+
+    assert origin["vpcOriginConfig"]["vpcOriginId"] == origin_id
+    assert origin["domainName"] == settings.edge.origin_hostname
+    assert "customOriginConfig" not in origin
+    assert "s3OriginConfig" not in origin
+    assert origin["vpcOriginConfig"]["originReadTimeout"] > settings.workers.longest_task_seconds
+    assert inputs["defaultCacheBehavior"]["targetOriginId"] == origin["originId"]
+    assert "orderedCacheBehaviors" not in inputs
+
+
+def test_distribution_behaviour_passes_every_method_uncached_over_https(run: ProgramRun) -> None:
+    behaviour = distribution(run)["defaultCacheBehavior"]
+
+    assert behaviour["viewerProtocolPolicy"] == "https-only"
+    assert set(behaviour["allowedMethods"]) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "POST",
+        "PATCH",
+        "DELETE",
+    }
+    assert behaviour["cachePolicyId"] == MANAGED_CACHE_POLICIES["Managed-CachingDisabled"]
+    assert (
+        behaviour["originRequestPolicyId"]
+        == MANAGED_ORIGIN_REQUEST_POLICIES["Managed-AllViewerExceptHostHeader"]
+    )
+
+
+def test_distribution_serves_only_eu_viewers_with_modern_tls_behind_waf(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    inputs = distribution(run)
+    certificate = one(run, "aws:acm/certificate:Certificate", f"{NAME}-viewer-cert")
+
+    assert inputs["restrictions"]["geoRestriction"] == {
+        "restrictionType": "whitelist",
+        "locations": list(settings.edge.allowed_countries),
+    }
+    assert inputs["viewerCertificate"] == {
+        "acmCertificateArn": certificate.outputs["arn"],
+        "minimumProtocolVersion": "TLSv1.2_2021",
+        "sslSupportMethod": "sni-only",
+    }
+    assert inputs["aliases"] == [settings.edge.public_hostname]
+    assert inputs["webAclId"] == one(run, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
+    assert inputs["priceClass"] == "PriceClass_100"
+    assert inputs["httpVersion"] == "http2and3"
+    assert certificate.inputs["region"] == "us-east-1", certificate.urn
+    assert certificate.outputs["arn"].startswith("arn:aws:acm:us-east-1:"), certificate.urn
+    assert certificate.inputs["domainName"] == settings.edge.public_hostname, certificate.urn
+
+
+def test_waf_is_global_in_us_east_1_and_allows_by_default(run: ProgramRun) -> None:
+    acl = one(run, "aws:wafv2/webAcl:WebAcl")
+
+    assert acl.inputs["scope"] == "CLOUDFRONT", acl.urn
+    assert acl.inputs["region"] == "us-east-1", acl.urn
+    assert acl.inputs["defaultAction"] == {"allow": {}}, acl.urn
+    assert acl.inputs["visibilityConfig"]["cloudwatchMetricsEnabled"] is True, acl.urn
+    assert acl.inputs["visibilityConfig"]["sampledRequestsEnabled"] is True, acl.urn
+
+
+def test_waf_runs_the_seven_managed_groups_with_two_rules_counted(run: ProgramRun) -> None:
+    acl = one(run, "aws:wafv2/webAcl:WebAcl")
+    managed = {
+        rule["name"]: rule
+        for rule in acl.inputs["rules"]
+        if "managedRuleGroupStatement" in rule["statement"]
+    }
+
+    assert len(MANAGED_RULE_GROUPS) == 7
+    assert set(managed) == set(EXPECTED_GROUPS), acl.urn
+    for name, counted in EXPECTED_GROUPS.items():
+        statement = managed[name]["statement"]["managedRuleGroupStatement"]
+        overrides = statement.get("ruleActionOverrides", [])
+        assert statement["vendorName"] == "AWS", name
+        assert managed[name]["overrideAction"] == {"none": {}}, f"{name} must block, not count"
+        assert [o["name"] for o in overrides] == counted, name
+        assert all(o["actionToUse"] == {"count": {}} for o in overrides), name
+        assert managed[name]["visibilityConfig"]["cloudwatchMetricsEnabled"] is True, name
+
+
+def test_waf_rate_limits_per_ip_at_the_settings_limit(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    acl = one(run, "aws:wafv2/webAcl:WebAcl")
+    (rule,) = [r for r in acl.inputs["rules"] if r["name"] == RATE_LIMIT_RULE]
+    priorities = [r["priority"] for r in acl.inputs["rules"]]
+
+    assert rule["action"] == {"block": {}}, acl.urn
+    assert rule["statement"]["rateBasedStatement"]["limit"] == settings.edge.waf_rate_limit
+    assert rule["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
+    assert len(set(priorities)) == len(priorities) == 8, f"{acl.urn}: priorities must be unique"
+
+
+def test_component_outputs_name_the_resources(run: ProgramRun) -> None:
+    outputs = json.dumps([r.outputs for r in run.resources])
+
+    for token in (
+        "aws:lb/targetGroup:TargetGroup",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:wafv2/webAcl:WebAcl",
+    ):
+        assert one(run, token).outputs["arn"] in outputs
