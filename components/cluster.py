@@ -106,8 +106,13 @@ class DedicatedCluster(pulumi.ComponentResource):
 
         cluster = self._cluster(vpc, subnets, key)
         self.cluster_name = cluster.kubeconfig_json.apply(lambda _: self._eks_name)
-        self._system_nodes(subnets)
+        system_nodes = self._system_nodes(subnets)
+        self._pod_identity_agent(system_nodes)
 
+        # TODO(#3): Karpenter (controller role via Pod Identity, interruption queue and its
+        # EventBridge rules, NodePool and EC2NodeClass), the Load Balancer Controller for
+        # TargetGroupBinding, pinned core add-ons and PSA-labelled namespaces. Until then only
+        # pods that tolerate the system taint find a node.
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=cluster.kubeconfig_json, opts=self._child()
         )
@@ -402,6 +407,19 @@ class DedicatedCluster(pulumi.ComponentResource):
                 aws.eks.NodeGroupTaintArgs(key=SYSTEM_TAINT_KEY, value="true", effect="NO_SCHEDULE")
             ],
             opts=self._child(depends_on=attachments),
+        )
+
+    def _pod_identity_agent(self, system_nodes: aws.eks.NodeGroup) -> None:
+        # Pod Identity associations hand out nothing until this agent runs on every node. Its
+        # DaemonSet needs nodes to become active, hence the wait for the system node group.
+        # TODO(#3): pin addon_version with the other core add-ons (vpc-cni, coredns, kube-proxy).
+        aws.eks.Addon(
+            f"{self._name}-pod-identity-agent",
+            cluster_name=self.cluster_name,
+            addon_name="eks-pod-identity-agent",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=self._child(depends_on=[system_nodes]),
         )
 
     def _system_launch_template(self) -> aws.ec2.LaunchTemplate:

@@ -14,11 +14,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import Statement, policy_document_output
 from components.settings import EdgeSettings
 
 # CloudFront is a global service whose control plane lives in us-east-1: a web ACL of scope
-# CLOUDFRONT and the viewer certificate of a distribution must be made there, whatever the
-# stack's region. Everything else in this component lives in the stack's region.
+# CLOUDFRONT, the log group it writes to, and the viewer certificate of a distribution must be
+# made there, whatever the stack's region. Everything else here lives in the stack's region.
 CLOUDFRONT_REGION = "us-east-1"
 
 CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
@@ -47,6 +48,12 @@ CLOUDFRONT_MAX_READ_TIMEOUT = 180
 ORIGIN_KEEPALIVE_SECONDS = 60
 # A VPC origin takes up to ~15 minutes to deploy or delete; twice that before giving up.
 VPC_ORIGIN_TIMEOUT = "30m"
+
+# WAF delivers only to log groups whose name starts with this prefix.
+WAF_LOG_PREFIX = "aws-waf-logs-"
+# Our choice: long enough to investigate an incident reported a quarter later.
+LOG_RETENTION_DAYS = 90
+ALB_LOG_PREFIX = "alb"
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 
@@ -96,11 +103,13 @@ class EdgeIngress(pulumi.ComponentResource):
         self._read_timeout = _origin_read_timeout(args.longest_task_seconds)
 
         security_group = self._alb_security_group()
-        alb = self._load_balancer(security_group)
+        access_logs = self._access_log_bucket()
+        alb = self._load_balancer(security_group, access_logs)
         target_group = self._target_group()
         listener = self._https_listener(alb, target_group)
 
         web_acl = self._web_acl()
+        self._waf_logging(web_acl)
         vpc_origin = self._vpc_origin(alb, listener)
         distribution = self._distribution(vpc_origin, web_acl)
 
@@ -171,8 +180,84 @@ class EdgeIngress(pulumi.ComponentResource):
         )
         return group
 
-    def _load_balancer(self, security_group: aws.ec2.SecurityGroup) -> aws.lb.LoadBalancer:
-        # TODO(#3): access logs to an SSE-S3 bucket (ALB log delivery cannot use KMS keys).
+    def _access_log_bucket(self) -> aws.s3.BucketPolicy:
+        """A private, TLS-only bucket for ALB access logs, encrypted with SSE-S3."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        log_writer = aws.elb.get_service_account_output(region=self._args.region, opts=invoke)
+        bucket = aws.s3.Bucket(
+            f"{self._name}-alb-logs",
+            force_destroy=not self._args.settings.deletion_protection,
+            opts=self._child(),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{self._name}-alb-logs-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._child(),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{self._name}-alb-logs-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=self._child(),
+        )
+        # ALB log delivery cannot write with a KMS key: SSE-S3 is the only encryption it takes.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{self._name}-alb-logs-encryption",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=self._child(),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{self._name}-alb-logs-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-access-logs",
+                    "status": "Enabled",
+                    "filter": {"prefix": f"{ALB_LOG_PREFIX}/"},
+                    "expiration": {"days": LOG_RETENTION_DAYS},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=self._child(),
+        )
+        return aws.s3.BucketPolicy(
+            f"{self._name}-alb-logs-policy",
+            bucket=bucket.id,
+            policy=policy_document_output(
+                [
+                    Statement(
+                        Sid="DenyInsecureTransport",
+                        Effect="Deny",
+                        Principal={"AWS": "*"},
+                        Action="s3:*",
+                        Resource=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                        Condition={"Bool": {"aws:SecureTransport": "false"}},
+                    ),
+                    Statement(
+                        Sid="AlbLogDelivery",
+                        Effect="Allow",
+                        Principal={"AWS": log_writer.arn},
+                        Action="s3:PutObject",
+                        Resource=pulumi.Output.format(
+                            "{}/{}/AWSLogs/{}/*", bucket.arn, ALB_LOG_PREFIX, account
+                        ),
+                    ),
+                ]
+            ),
+            opts=self._child(),
+        )
+
+    def _load_balancer(
+        self, security_group: aws.ec2.SecurityGroup, access_logs: aws.s3.BucketPolicy
+    ) -> aws.lb.LoadBalancer:
+        # The ALB checks that it may write to the bucket when logging is turned on, so it waits
+        # for the bucket policy.
         return aws.lb.LoadBalancer(
             f"{self._name}-alb",
             internal=True,
@@ -185,7 +270,8 @@ class EdgeIngress(pulumi.ComponentResource):
             idle_timeout=self._idle_timeout,
             enable_http2=True,
             enable_deletion_protection=self._args.settings.deletion_protection,
-            opts=self._child(),
+            access_logs={"bucket": access_logs.bucket, "prefix": ALB_LOG_PREFIX, "enabled": True},
+            opts=self._child(depends_on=[access_logs]),
         )
 
     def _target_group(self) -> aws.lb.TargetGroup:
@@ -239,8 +325,6 @@ class EdgeIngress(pulumi.ComponentResource):
         )
 
     def _web_acl(self) -> aws.wafv2.WebAcl:
-        # TODO(#3): logging to an `aws-waf-logs-` destination with the authorization header
-        # redacted.
         groups = [
             _managed_rule_group(group, counted, priority)
             for priority, (group, counted) in enumerate(MANAGED_RULE_GROUPS)
@@ -271,6 +355,54 @@ class EdgeIngress(pulumi.ComponentResource):
                 "sampled_requests_enabled": True,
             },
             opts=self._child(),
+        )
+
+    def _waf_logging(self, web_acl: aws.wafv2.WebAcl) -> None:
+        """WAF logs in us-east-1, without the clients' credentials."""
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+        # Default CloudWatch encryption: the stack's KMS key lives in another region. Bodies are
+        # never logged, and the authorization header is redacted below.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-waf-logs",
+            name=f"{WAF_LOG_PREFIX}{self._name}-{pulumi.get_stack()}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            region=CLOUDFRONT_REGION,
+            opts=self._child(),
+        )
+        delivery = aws.cloudwatch.LogResourcePolicy(
+            f"{self._name}-waf-log-delivery",
+            policy_name=f"{self._name}-{pulumi.get_stack()}-waf-log-delivery",
+            region=CLOUDFRONT_REGION,
+            policy_document=policy_document_output(
+                [
+                    Statement(
+                        Sid="WafLogDelivery",
+                        Effect="Allow",
+                        Principal={"Service": "delivery.logs.amazonaws.com"},
+                        Action=["logs:CreateLogStream", "logs:PutLogEvents"],
+                        Resource=pulumi.Output.concat(log_group.arn, ":*"),
+                        Condition={
+                            "StringEquals": {"aws:SourceAccount": account},
+                            "ArnLike": {
+                                "aws:SourceArn": pulumi.Output.format(
+                                    "arn:aws:logs:{}:{}:*", CLOUDFRONT_REGION, account
+                                )
+                            },
+                        },
+                    )
+                ]
+            ),
+            opts=self._child(),
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{self._name}-waf-logging",
+            resource_arn=web_acl.arn,
+            log_destination_configs=[log_group.arn],
+            redacted_fields=[{"single_header": {"name": "authorization"}}],
+            region=CLOUDFRONT_REGION,
+            opts=self._child(depends_on=[delivery]),
         )
 
     def _vpc_origin(

@@ -27,6 +27,15 @@ MANAGED_RESPONSE_HEADERS_POLICIES = {
 }
 # The origin-facing list's id differs per region; it is the same for every account.
 ORIGIN_FACING_PREFIX_LISTS = {"eu-central-1": "pl-a3a144ca", "us-east-1": "pl-3b927c52"}
+# The account Elastic Load Balancing writes access logs from, per region (regions older than
+# August 2022; newer ones use the log-delivery service principal instead).
+ELB_LOG_ACCOUNTS = {
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127",
+}
 # CloudFront answers with this hosted zone id for every distribution's alias target.
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 ORIGIN_FACING_ENTRIES = 55
@@ -71,6 +80,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:index/getPartition:getPartition": self._partition,
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": self._prefix_list,
             "aws:ec2/getVpc:getVpc": self._vpc,
+            "aws:elb/getServiceAccount:getServiceAccount": self._elb_account,
             "aws:cloudfront/getCachePolicy:getCachePolicy": _managed(MANAGED_CACHE_POLICIES),
             "aws:cloudfront/getOriginRequestPolicy:getOriginRequestPolicy": _managed(
                 MANAGED_ORIGIN_REQUEST_POLICIES
@@ -169,6 +179,13 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def _partition(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"partition": self.account.partition, "dnsSuffix": "amazonaws.com"}
+
+    def _elb_account(self, args: dict[str, Any]) -> dict[str, Any]:
+        region = args.get("region") or self.account.region
+        if region not in ELB_LOG_ACCOUNTS:
+            raise LookupError(f"no Elastic Load Balancing log account known for {region}")
+        account = ELB_LOG_ACCOUNTS[region]
+        return {"id": account, "arn": f"arn:aws:iam::{account}:root", "region": region}
 
     def _vpc(self, args: dict[str, Any]) -> dict[str, Any]:
         vpc = self._vpcs.get(str(args.get("id")))
@@ -296,6 +313,23 @@ def _launch_template(_: _Registration) -> dict[str, Any]:
     return {"latestVersion": 1, "defaultVersion": 1}
 
 
+def _table(r: _Registration) -> dict[str, Any]:
+    table_name = r.inputs.get("name") or f"{r.name}-{_hex(r.name, 7)}"
+    region, account = r.account.region, r.account.account_id
+    return {"name": table_name, "arn": f"arn:aws:dynamodb:{region}:{account}:table/{table_name}"}
+
+
+def _secret(r: _Registration) -> dict[str, Any]:
+    # Secrets Manager appends six random characters to a secret's name in its ARN.
+    secret_name = r.inputs.get("name") or r.name
+    region, account = r.account.region, r.account.account_id
+    suffix = _hex(secret_name, 6)
+    return {
+        "name": secret_name,
+        "arn": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_name}-{suffix}",
+    }
+
+
 def _named(r: _Registration) -> dict[str, Any]:
     return {"name": r.inputs.get("name") or f"{r.name}-{_hex(r.name, 7)}"}
 
@@ -311,4 +345,6 @@ _EXTRA_OUTPUTS: dict[str, Callable[[_Registration], dict[str, Any]]] = {
     "aws:iam/role:Role": _named,
     "aws:eks/nodeGroup:NodeGroup": _named,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:dynamodb/table:Table": _table,
+    "aws:secretsmanager/secret:Secret": _secret,
 }

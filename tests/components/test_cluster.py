@@ -114,7 +114,7 @@ def test_nat_gateways_per_stack_and_private_routes_through_them(
         assert route["natGatewayId"] in nat_ids, f"{table.urn} does not route through a NAT"
         assert "gatewayId" not in route, f"{table.urn} routes to the internet gateway"
     if stack == "prod":
-        zone_of_subnet = {s.id: s.inputs["availabilityZone"] for s in run.resources if s.id}
+        zone_of_subnet = {s.id: s.inputs["availabilityZone"] for s in subnets(run, "public")}
         zone_of_nat = {n.id: zone_of_subnet[n.inputs["subnetId"]] for n in nats}
         for index, subnet in enumerate(subnets(run, "private")):
             table = one(run, "aws:ec2/routeTable:RouteTable", f"{NAME}-private-rt-{index}")
@@ -295,3 +295,11 @@ def test_kubernetes_provider_uses_the_clusters_kubeconfig(run: ProgramRun) -> No
 )
 def test_carve_subnets(cidr: str, zones: int, private: list[str], public: list[str]) -> None:
     assert carve_subnets(cidr, zones) == (private, public)
+
+
+def test_pod_identity_agent_runs_once_system_nodes_exist(run: ProgramRun, stack: str) -> None:
+    addon = one(run, "aws:eks/addon:Addon", f"{NAME}-pod-identity-agent")
+
+    assert addon.inputs["addonName"] == "eks-pod-identity-agent", addon.urn
+    assert addon.inputs["clusterName"] == cluster_name(stack), addon.urn
+    assert one(run, "aws:eks/nodeGroup:NodeGroup").urn in addon.dependencies, addon.urn

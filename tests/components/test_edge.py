@@ -20,6 +20,7 @@ from components.edge import (
 from components.settings import StackSettings
 from tests.conftest import ComponentRunner, of_type, one
 from tools.mocks import (
+    ELB_LOG_ACCOUNTS,
     MANAGED_CACHE_POLICIES,
     MANAGED_ORIGIN_REQUEST_POLICIES,
     ORIGIN_FACING_PREFIX_LISTS,
@@ -79,7 +80,7 @@ def test_every_child_is_named_after_and_parented_by_the_component(run: ProgramRu
         and not (r.type.startswith(PROVIDER_PREFIX) and r.name.startswith("default"))
     ]
 
-    assert len(children) == 11, [r.urn for r in children]
+    assert len(children) == 20, [r.urn for r in children]
     for child in children:
         assert child.name.startswith(f"{NAME}-"), f"{child.urn} is not named {NAME}-<role>"
         assert child.parent == component.urn, f"{child.urn} is not a child of {component.urn}"
@@ -301,3 +302,57 @@ def test_component_outputs_name_the_resources(run: ProgramRun) -> None:
         "aws:wafv2/webAcl:WebAcl",
     ):
         assert one(run, token).outputs["arn"] in outputs
+
+
+def test_alb_logs_to_a_private_tls_only_sse_s3_bucket(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
+    bucket = one(run, "aws:s3/bucket:Bucket")
+    policy = one(run, "aws:s3/bucketPolicy:BucketPolicy")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    blocks = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    (encryption,) = one(
+        run,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    ).inputs["rules"]
+    (lifecycle,) = one(
+        run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    ).inputs["rules"]
+
+    assert alb.inputs["accessLogs"] == {"bucket": bucket.id, "prefix": "alb", "enabled": True}
+    assert policy.urn in alb.dependencies, f"{alb.urn} must wait for the bucket policy"
+    assert encryption["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    assert all(
+        blocks[key] is True
+        for key in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    ), bucket.urn
+    assert statements["DenyInsecureTransport"]["Effect"] == "Deny", policy.urn
+    assert statements["DenyInsecureTransport"]["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }, policy.urn
+    assert statements["AlbLogDelivery"]["Principal"] == {
+        "AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNTS[settings.region]}:root"
+    }, policy.urn
+    assert lifecycle["status"] == "Enabled", bucket.urn
+    assert lifecycle["expiration"]["days"] > 0, bucket.urn
+    assert bucket.inputs["forceDestroy"] is not settings.edge.deletion_protection, bucket.urn
+
+
+def test_waf_logs_to_us_east_1_without_the_authorization_header(run: ProgramRun) -> None:
+    logging = one(run, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+    group = one(run, "aws:cloudwatch/logGroup:LogGroup")
+    delivery = one(run, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+
+    assert logging.inputs["resourceArn"] == one(run, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
+    assert logging.inputs["logDestinationConfigs"] == [group.outputs["arn"]], logging.urn
+    assert logging.inputs["redactedFields"] == [{"singleHeader": {"name": "authorization"}}]
+    assert group.inputs["name"].startswith("aws-waf-logs-"), group.urn
+    for record in (logging, group, delivery):
+        assert record.inputs["region"] == "us-east-1", record.urn
+    assert delivery.urn in logging.dependencies, f"{logging.urn} must wait for its permission"
