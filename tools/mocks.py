@@ -69,8 +69,9 @@ class Account:
 class PlatformMocks(pulumi.runtime.Mocks):
     """Answers invokes and fills in resource outputs as AWS, EKS and Helm would."""
 
-    def __init__(self, account: Account):
+    def __init__(self, account: Account, *, preview: bool = False):
         self.account = account
+        self.preview = preview
         # VPCs the program made, by id, so that a lookup finds them as AWS would.
         self._vpcs: dict[str, dict[str, Any]] = {}
         self._invokes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -102,6 +103,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(cast(dict[str, Any], args.inputs))  # pyright: ignore[reportUnknownMemberType]
+        if self.preview and not args.typ.startswith("pulumi:providers:"):
+            # A first preview: the resource does not exist, so it has no id and AWS has
+            # computed none of its outputs; the SDK turns what is missing into unknowns.
+            return "", inputs
         resource_id = args.resource_id or _physical_id(args.typ, args.name)
         outputs = {**inputs, **self._computed(args.typ, args.name, resource_id, inputs)}
         if args.typ == "aws:ec2/vpc:Vpc":

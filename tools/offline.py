@@ -235,23 +235,27 @@ class _ErrorLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_program(stack: str, root: Path = ROOT) -> ProgramRun:
-    """Run `<root>/__main__.py` for `stack` under the mocks, in a context of its own."""
+def run_program(stack: str, root: Path = ROOT, *, preview: bool = False) -> ProgramRun:
+    """Run `<root>/__main__.py` for `stack` under the mocks, in a context of its own.
+
+    With `preview`, the run is a first `pulumi preview`: nothing exists yet, so every output
+    that AWS would compute is unknown, and so is every input built from one.
+    """
     config = load_stack_config(stack, root)
-    return contextvars.Context().run(_run_isolated, config, lambda: _run_main(root))
+    return contextvars.Context().run(_run_isolated, config, lambda: _run_main(root), preview)
 
 
 def run_callable(body: Callable[[], object], stack: str, root: Path = ROOT) -> ProgramRun:
     """Run `body` as if it were the program of `stack`: for tests of a single component."""
     config = load_stack_config(stack, root)
-    return contextvars.Context().run(_run_isolated, config, body)
+    return contextvars.Context().run(_run_isolated, config, body, False)
 
 
-def _run_isolated(config: StackConfig, body: Callable[[], object]) -> ProgramRun:
+def _run_isolated(config: StackConfig, body: Callable[[], object], preview: bool) -> ProgramRun:
     errors = _ErrorLog()
     logger = logging.getLogger(f"offline.{config.stack}")
     logger.addHandler(errors)
-    mocks = PlatformMocks(config.account())
+    mocks = PlatformMocks(config.account(), preview=preview)
     monitor = RecordingMonitor(mocks, config)
 
     pulumi.runtime.set_all_config(config.encoded())
@@ -265,7 +269,7 @@ def _run_isolated(config: StackConfig, body: Callable[[], object]) -> ProgramRun
                 engine=MockEngine(logger),
                 project=config.project,
                 stack=config.stack,
-                dry_run=False,
+                dry_run=preview,
                 organization="organization",
                 callbacks=None,
             )

@@ -57,13 +57,16 @@ class Plan:
         }
 
 
-def make_plan(stack: str, policy_config: Path | None = None, root: Path = ROOT) -> Plan:
+def make_plan(
+    stack: str, policy_config: Path | None = None, root: Path = ROOT, *, preview: bool = False
+) -> Plan:
     """Run the program for `stack` and judge what it registered with the policy pack."""
-    run = run_program(stack, root)
+    run = run_program(stack, root, preview=preview)
     config_path = policy_config or root / "policies" / "config" / f"{stack}.json"
     config = load_policy_config(config_path) if config_path.exists() else {}
 
-    with PolicyPack(root / "policies", project=run.project, stack=stack) as pack:
+    pack_dir = root / "policies"
+    with PolicyPack(pack_dir, project=run.project, stack=stack, dry_run=preview) as pack:
         info = pack.info()
         pack.configure(config)
         violations = pack.check(run.resources)
@@ -87,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = Console(stderr=True, highlight=False)
 
     try:
-        plan = make_plan(args.stack, args.policy_pack_config, args.cwd.resolve())
+        plan = make_plan(
+            args.stack, args.policy_pack_config, args.cwd.resolve(), preview=args.preview
+        )
     except (SettingsError, StackFileError, PolicyPackError) as error:
         errors.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
         return EXIT_ERROR
@@ -127,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the project directory, as with the Pulumi CLI (default: this checkout)",
     )
     parser.add_argument("--json", type=Path, help="also write the plan as JSON to this path")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="plan as a first `pulumi preview` sees it: computed outputs are unknown",
+    )
     parser.add_argument(
         "--policy-pack-config",
         type=Path,

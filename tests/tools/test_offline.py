@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tools.offline import StackFileError, load_stack_config, run_program
-from tools.records import STACK_TYPE
+from tools.records import STACK_TYPE, UNKNOWN
 
 PROJECT = "name: probe\nruntime: python\nconfig:\n  greeting:\n    default: hello\n"
 
@@ -157,3 +157,13 @@ def test_unknown_invoke_fails_loudly(project: Path) -> None:
         Exception, match=r"no answer for invoke aws:rds/getEngineVersion:getEngineVersion"
     ):
         run_program("dev", project)
+
+
+def test_preview_leaves_computed_outputs_unknown(project: Path) -> None:
+    run = run_program("dev", project, preview=True)
+    by_name = {r.name: r for r in run.resources}
+
+    rule = by_name["probe-rule"]
+    assert rule.inputs["securityGroupId"] == UNKNOWN, rule.inputs
+    assert rule.inputs["fromPort"] == 443, "values known before the deployment stay known"
+    assert by_name["probe-sg"].id is None, "a resource not yet created has no id"

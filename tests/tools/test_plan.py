@@ -140,3 +140,16 @@ def test_invalid_policy_config_exits_two(
 
     assert code == EXIT_ERROR
     assert "sometimes" in capsys.readouterr().err
+
+
+def test_preview_reports_what_it_could_not_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "preview.json"
+
+    main(["--stack", "prod", "--preview", "--json", str(out)])
+
+    violations = json.loads(out.read_text())["policies"]["violations"]
+    unchecked = {v["policy"] for v in violations if "during preview" in v["message"]}
+    assert "alb-ingress-cloudfront-only" in unchecked, "an unknown group must not pass silently"
+    assert capsys.readouterr().out
