@@ -1,82 +1,76 @@
-"""AsyncWorkers under the mocks: the queue holds nothing in clear, and scaling never loses work."""
+"""AsyncWorkers under the mocks: its children, its identities, and scaling that never loses work."""
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
-import pulumi_kubernetes as k8s
 import pytest
+import yaml
 
-from components.settings import StackSettings
+from components.settings import SettingsError, StackSettings, load_settings
 from components.workers import (
     HPA_MAX_STABILIZATION_SECONDS,
     KEDA_CHART_REPOSITORY,
     KEDA_NAMESPACE,
     KEDA_OPERATOR_SERVICE_ACCOUNT,
-    WORKLOAD_NAMESPACE,
-    AsyncWorkers,
-    AsyncWorkersArgs,
     hpa_behavior,
-    worker_grace_period_seconds,
 )
-from tests.conftest import ComponentRunner, of_type, one
-from tools.offline import ProgramRun
-from tools.records import ResourceRecord
+from components.workloads import WORKLOAD_NAMESPACE
+from tests.components.async_workers_run import (
+    CLUSTER,
+    COMPONENT,
+    KEY,
+    NAME,
+    build,
+    deployment,
+    document,
+    queue,
+)
+from tests.conftest import ComponentRunner, of_type, one, stack_settings
+from tools.offline import ROOT, ProgramRun
 
-NAME = "matching"
-# Every resource the component declares, so that an addition is a deliberate change here too.
-CHILDREN = 21
-COMPONENT = "matching:platform:AsyncWorkers"
-CLUSTER = "matching-cluster"
+# Every resource the component declares, so that an addition is a deliberate change here too;
+# the headroom placeholders and their PriorityClass exist only where headroom is kept.
+CHILDREN = 38
+HEADROOM_CHILDREN = 2
 
-KEY = "aws:kms/key:Key"
-QUEUE = "aws:sqs/queue:Queue"
-QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 
 
 @pytest.fixture
 def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
-    def body() -> None:
-        provider = k8s.Provider("k8s", kubeconfig="{}")
-        AsyncWorkers(
-            NAME,
-            AsyncWorkersArgs(
-                settings=settings.workers,
-                cluster_name=CLUSTER,
-                k8s_provider=provider,
-                target_group_arn="arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/api/1",
-                protect_state=settings.is_production,
-            ),
-        )
-
-    return run_component(body)
+    return run_component(build(settings))
 
 
-def queue(run: ProgramRun, role: str) -> ResourceRecord:
-    return one(run, QUEUE, f"{NAME}-{role}")
+def statements(run: ProgramRun, role: str) -> dict[str, dict[str, Any]]:
+    policy = one(run, ROLE_POLICY, f"{NAME}-{role}-access")
+    return {statement["Sid"]: statement for statement in document(policy)["Statement"]}
 
 
-def document(record: ResourceRecord, key: str = "policy") -> dict[str, Any]:
-    return json.loads(record.inputs[key])
+def key_use(run: ProgramRun, settings: StackSettings, services: list[str]) -> dict[str, Any]:
+    return {
+        "Sid": "UseDataKeyThroughServices",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": one(run, KEY).outputs["arn"],
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": [f"{s}.{settings.region}.amazonaws.com" for s in services]
+            }
+        },
+    }
 
 
-def scaled_object(run: ProgramRun) -> dict[str, Any]:
-    return one(run, SCALED_OBJECT).inputs["spec"]
-
-
-def pod_spec(run: ProgramRun) -> dict[str, Any]:
-    return one(run, DEPLOYMENT).inputs["spec"]["template"]["spec"]
-
-
-def test_every_child_is_named_and_parented_by_the_component(run: ProgramRun) -> None:
+def test_every_child_is_named_and_parented_by_the_component(
+    run: ProgramRun, settings: StackSettings
+) -> None:
     component = one(run, COMPONENT, NAME)
     children = [r for r in run.resources if r.parent == component.urn]
     strays = [
@@ -86,81 +80,12 @@ def test_every_child_is_named_and_parented_by_the_component(run: ProgramRun) -> 
         and r.type not in {COMPONENT, "pulumi:pulumi:Stack"}
         and r.parent != component.urn
     ]
+    expected = CHILDREN + (HEADROOM_CHILDREN if settings.workers.headroom_pods else 0)
 
-    assert len(children) == CHILDREN, f"expected {CHILDREN} children, found {len(children)}"
+    assert len(children) == expected, f"expected {expected} children, found {len(children)}"
     assert strays == [], f"resources outside the component: {strays}"
     for child in children:
         assert child.name.startswith(f"{NAME}-"), f"{child.urn} is not named {NAME}-<role>"
-
-
-def test_queue_key_is_customer_managed_rotated_and_protected_in_prod(
-    run: ProgramRun, settings: StackSettings
-) -> None:
-    key = one(run, KEY)
-
-    assert key.inputs["enableKeyRotation"] is True, f"{key.urn} must rotate"
-    assert key.protect is settings.is_production, f"{key.urn} protect"
-
-
-@pytest.mark.parametrize("role", ["queue", "dead-letters"])
-def test_queues_are_encrypted_with_the_key_and_protected_in_prod(
-    run: ProgramRun, settings: StackSettings, role: str
-) -> None:
-    record = queue(run, role)
-    key_arn = one(run, KEY).outputs["arn"]
-
-    assert record.inputs["kmsMasterKeyId"] == key_arn, f"{record.urn} must use the queue CMK"
-    assert "alias/aws/sqs" not in record.inputs["kmsMasterKeyId"], record.urn
-    assert record.protect is settings.is_production, f"{record.urn} protect"
-
-
-def test_failed_records_go_to_the_dead_letter_queue(
-    run: ProgramRun, settings: StackSettings
-) -> None:
-    main, dead_letters = queue(run, "queue"), queue(run, "dead-letters")
-    redrive = document(main, "redrivePolicy")
-    allow = document(
-        one(run, "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"), "redriveAllowPolicy"
-    )
-
-    assert redrive == {
-        "deadLetterTargetArn": dead_letters.outputs["arn"],
-        "maxReceiveCount": settings.workers.max_receive_count,
-    }, f"{main.urn} redrive policy"
-    assert allow == {"redrivePermission": "byQueue", "sourceQueueArns": [main.outputs["arn"]]}
-    assert dead_letters.inputs["messageRetentionSeconds"] == 14 * 24 * 3600, dead_letters.urn
-    assert main.inputs["messageRetentionSeconds"] < dead_letters.inputs["messageRetentionSeconds"]
-
-
-def test_visibility_outlasts_the_grace_period_which_outlasts_the_longest_task(
-    run: ProgramRun, settings: StackSettings
-) -> None:
-    visibility = queue(run, "queue").inputs["visibilityTimeoutSeconds"]
-    grace = pod_spec(run)["terminationGracePeriodSeconds"]
-    longest = settings.workers.longest_task_seconds
-
-    assert visibility == settings.workers.visibility_timeout_seconds
-    assert visibility > grace > longest, (
-        f"need visibility ({visibility}) > grace ({grace}) > longest task ({longest})"
-    )
-
-
-@pytest.mark.parametrize("role", ["queue", "dead-letters"])
-def test_queues_refuse_plain_http(run: ProgramRun, role: str) -> None:
-    target = queue(run, role)
-    policy = one(run, QUEUE_POLICY, f"{NAME}-{role}-tls-only")
-
-    assert policy.inputs["queueUrl"] == target.outputs["url"], policy.urn
-    assert document(policy)["Statement"] == [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": "sqs:*",
-            "Resource": target.outputs["arn"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
-    ], f"{policy.urn} must deny every non-TLS request"
 
 
 @pytest.mark.parametrize(
@@ -168,6 +93,7 @@ def test_queues_refuse_plain_http(run: ProgramRun, role: str) -> None:
     [
         ("keda-operator", KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT),
         ("worker", WORKLOAD_NAMESPACE, f"{NAME}-worker"),
+        ("api", WORKLOAD_NAMESPACE, f"{NAME}-api"),
     ],
 )
 def test_roles_are_handed_out_by_pod_identity_only(
@@ -185,8 +111,20 @@ def test_roles_are_handed_out_by_pod_identity_only(
     assert association.inputs["roleArn"] == iam_role.outputs["arn"], association.urn
 
 
+@pytest.mark.parametrize("role", ["worker", "api"])
+def test_service_accounts_wait_for_their_identity_and_mount_no_token(
+    run: ProgramRun, role: str
+) -> None:
+    account = one(run, SERVICE_ACCOUNT, f"{NAME}-{role}")
+    association = one(run, ASSOCIATION, f"{NAME}-{role}")
+    access = one(run, ROLE_POLICY, f"{NAME}-{role}-access")
+
+    assert account.inputs["automountServiceAccountToken"] is False, account.urn
+    assert {association.urn, access.urn} <= set(account.dependencies), account.urn
+
+
 def test_keda_may_read_queue_attributes_and_nothing_else(run: ProgramRun) -> None:
-    policy = one(run, ROLE_POLICY, f"{NAME}-keda-operator-queue")
+    policy = one(run, ROLE_POLICY, f"{NAME}-keda-operator-access")
 
     assert document(policy)["Statement"] == [
         {
@@ -197,20 +135,59 @@ def test_keda_may_read_queue_attributes_and_nothing_else(run: ProgramRun) -> Non
     ], f"{policy.urn} must grant exactly sqs:GetQueueAttributes on the queue"
 
 
-def test_workers_may_consume_the_queue_and_use_its_key(run: ProgramRun) -> None:
-    policy = one(run, ROLE_POLICY, f"{NAME}-worker-queue")
-    statements = {s["Sid"]: s for s in document(policy)["Statement"]}
+def test_api_may_enqueue_and_read_results_and_nothing_else(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    table = one(run, "aws:dynamodb/table:Table").outputs["arn"]
 
-    assert set(statements) == {"ConsumeQueue", "UseQueueKey"}, policy.urn
-    assert sorted(statements["ConsumeQueue"]["Action"]) == [
-        "sqs:ChangeMessageVisibility",
-        "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:ReceiveMessage",
-    ], policy.urn
-    assert statements["ConsumeQueue"]["Resource"] == queue(run, "queue").outputs["arn"]
-    assert sorted(statements["UseQueueKey"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert statements["UseQueueKey"]["Resource"] == one(run, KEY).outputs["arn"], policy.urn
+    assert statements(run, "api") == {
+        "EnqueueJobs": {
+            "Sid": "EnqueueJobs",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": queue(run, "queue").outputs["arn"],
+        },
+        "ReadResults": {
+            "Sid": "ReadResults",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+            "Resource": table,
+        },
+        "UseDataKeyThroughServices": key_use(run, settings, ["sqs", "dynamodb"]),
+    }
+
+
+def test_workers_may_consume_write_results_and_read_exactly_the_provider_secrets(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    table = one(run, "aws:dynamodb/table:Table").outputs["arn"]
+    secrets = [r.outputs["arn"] for r in of_type(run, "aws:secretsmanager/secret:Secret")]
+    granted = statements(run, "worker")
+    read_secrets = granted.pop("ReadProviderSecrets")
+
+    assert granted == {
+        "ConsumeQueue": {
+            "Sid": "ConsumeQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            "Resource": queue(run, "queue").outputs["arn"],
+        },
+        "WriteResults": {
+            "Sid": "WriteResults",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": table,
+        },
+        "UseDataKeyThroughServices": key_use(run, settings, ["sqs", "dynamodb", "secretsmanager"]),
+    }
+    assert read_secrets["Action"] == "secretsmanager:GetSecretValue"
+    assert sorted(read_secrets["Resource"]) == sorted(secrets), "exactly the provider secrets"
+    assert len(secrets) == len(settings.workers.llm_providers)
 
 
 def test_keda_is_a_pinned_chart_started_after_its_identity(run: ProgramRun) -> None:
@@ -234,6 +211,15 @@ def test_namespaces_enforce_restricted_pod_security(run: ProgramRun, namespace: 
     ), record.urn
 
 
+def test_workload_namespace_gates_api_readiness_on_the_target_group(run: ProgramRun) -> None:
+    (record,) = [
+        r for r in of_type(run, NAMESPACE) if r.inputs["metadata"]["name"] == WORKLOAD_NAMESPACE
+    ]
+
+    labels = record.inputs["metadata"]["labels"]
+    assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled", record.urn
+
+
 def test_keda_authenticates_as_its_own_operator(run: ProgramRun) -> None:
     auth = one(run, "kubernetes:keda.sh/v1alpha1:TriggerAuthentication")
 
@@ -243,10 +229,10 @@ def test_keda_authenticates_as_its_own_operator(run: ProgramRun) -> None:
 
 def test_scaled_object_follows_the_settings(run: ProgramRun, settings: StackSettings) -> None:
     workers = settings.workers
-    spec = scaled_object(run)
+    spec = one(run, SCALED_OBJECT).inputs["spec"]
     (trigger,) = spec["triggers"]
 
-    assert spec["scaleTargetRef"] == {"name": one(run, DEPLOYMENT).inputs["metadata"]["name"]}
+    assert spec["scaleTargetRef"] == {"name": deployment(run, "worker").inputs["metadata"]["name"]}
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (
         workers.min_replicas,
         workers.max_replicas,
@@ -266,7 +252,8 @@ def test_hpa_behaviour_carries_the_cooldown_and_scales_up_in_one_step(
     run: ProgramRun, settings: StackSettings
 ) -> None:
     workers = settings.workers
-    behavior = scaled_object(run)["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    spec = one(run, SCALED_OBJECT).inputs["spec"]
+    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     up, down = behavior["scaleUp"], behavior["scaleDown"]
     window = down["stabilizationWindowSeconds"]
 
@@ -287,51 +274,53 @@ def test_scale_down_window_never_exceeds_the_hpa_cap(
     assert window == min(cooldown, HPA_MAX_STABILIZATION_SECONDS), f"cooldown {cooldown}"
 
 
-@pytest.mark.parametrize("longest", [10, 60, 900])
-def test_grace_period_fits_inside_visibility_for_any_allowed_task(
-    settings: StackSettings, longest: int
+def test_headroom_is_kept_in_prod_only() -> None:
+    staging, prod = stack_settings("staging").workers, stack_settings("prod").workers
+
+    assert (staging.headroom_pods, prod.headroom_pods) == (0, 10)
+
+
+BAD_WORKERS = [
+    ("margin-reaches-visibility", {"shutdownMarginSeconds": 120}, "below the visibility timeout"),
+    ("dead-letters-too-short", {"deadLetterRetentionDays": 9}, "at least 7"),
+    ("headroom-above-max", {"headroomPods": 11}, "headroomPods (11) must be <= maxReplicas"),
+    ("provider-twice", {"llmProviders": ["mistral", "mistral"]}, "twice"),
+    ("provider-name", {"llmProviders": ["Mistral AI"]}, "lower-case name"),
+    ("api-latest", {"apiImage": "repo.example.eu/api:latest"}, "pinned"),
+    ("one-api-pod", {"apiReplicas": 1}, "greater than or equal to 2"),
+    (
+        "limit-below-request",
+        {
+            "workerResources": {
+                "cpuRequest": "500m",
+                "memoryRequest": "1Gi",
+                "cpuLimit": "250m",
+                "memoryLimit": "1Gi",
+            }
+        },
+        "cpuLimit must be >= cpuRequest",
+    ),
+    (
+        "bad-memory",
+        {
+            "apiResources": {
+                "cpuRequest": "1",
+                "memoryRequest": "1G",
+                "cpuLimit": "1",
+                "memoryLimit": "1Gi",
+            }
+        },
+        "memory quantity",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "rule"), [pytest.param(c, r, id=i) for i, c, r in BAD_WORKERS])
+def test_worker_settings_refuse_what_would_lose_work_or_leak(
+    change: dict[str, Any], rule: str
 ) -> None:
-    workers = settings.workers.model_copy(update={"longest_task_seconds": longest})
-    grace = worker_grace_period_seconds(workers)
+    config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    config["matching-platform:workers"] = {**config["matching-platform:workers"], **change}
 
-    assert longest < grace < workers.visibility_timeout_seconds, f"longest task {longest} s"
-
-
-def test_worker_pod_is_restricted(run: ProgramRun) -> None:
-    pod = pod_spec(run)
-    (container,) = pod["containers"]
-    context = container["securityContext"]
-
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
-    assert context["runAsNonRoot"] is True
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-
-
-def test_worker_runs_the_pinned_image_with_the_queue_and_drains(
-    run: ProgramRun, settings: StackSettings
-) -> None:
-    deployment = one(run, DEPLOYMENT)
-    pod = pod_spec(run)
-    (container,) = pod["containers"]
-    env = {item["name"]: item["value"] for item in container["env"]}
-
-    assert "replicas" not in deployment.inputs["spec"], f"{deployment.urn}: the HPA owns replicas"
-    assert container["image"] == settings.workers.image
-    assert env["QUEUE_URL"] == queue(run, "queue").outputs["url"]
-    assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "/bin/sh"
-    assert {"requests", "limits"} <= set(container["resources"]), "requests and limits"
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert probe in container, f"{deployment.urn} lacks a {probe}"
-    assert pod["serviceAccountName"] == f"{NAME}-worker"
-
-
-def test_worker_disruptions_are_one_at_a_time(run: ProgramRun) -> None:
-    budget = one(run, "kubernetes:policy/v1:PodDisruptionBudget")
-    labels = one(run, DEPLOYMENT).inputs["spec"]["selector"]["matchLabels"]
-
-    assert budget.inputs["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": labels}}
+    with pytest.raises(SettingsError, match=re.escape(rule)):
+        load_settings("prod", config.get)
