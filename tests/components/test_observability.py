@@ -8,12 +8,18 @@ from typing import Any
 import pulumi_kubernetes as k8s
 import pytest
 
+from components import alerts
 from components.observability import (
     ALERT_PUBLISHERS,
+    DASHBOARD_FILE,
     MONITORING_NAMESPACE,
     PROMETHEUS_CHART_REPOSITORY,
+    RELEASE_NAME,
+    EdgeSignals,
     Observability,
     ObservabilityArgs,
+    WatchedCertificate,
+    plan_artifacts,
 )
 from components.settings import StackSettings
 from tests.conftest import ComponentRunner, of_type, one
@@ -22,10 +28,14 @@ from tools.records import ResourceRecord
 
 NAME = "matching"
 # Every resource the component declares, so that an addition is a deliberate change here too.
-CHILDREN = 11
+CHILDREN = 31
 COMPONENT = "matching:platform:Observability"
 QUEUE_NAME = "matching-queue-1a2b3c"
 DEAD_LETTER_QUEUE_NAME = "matching-dead-letters-4d5e6f"
+ALB_ARN = "arn:aws:elasticloadbalancing:eu-central-1:111111111111:loadbalancer/app/matching/0a1b"
+DISTRIBUTION_ID = "E2ABCDEF123456"
+ORIGIN_CERT = "arn:aws:acm:eu-central-1:111111111111:certificate/origin"
+VIEWER_CERT = "arn:aws:acm:us-east-1:111111111111:certificate/viewer"
 
 KEY = "aws:kms/key:Key"
 TOPIC = "aws:sns/topic:Topic"
@@ -44,14 +54,23 @@ def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
                 queue_name=QUEUE_NAME,
                 dead_letter_queue_name=DEAD_LETTER_QUEUE_NAME,
                 k8s_provider=provider,
+                cluster_name="matching-staging",
+                edge=EdgeSignals(
+                    alb_arn=ALB_ARN,
+                    distribution_id=DISTRIBUTION_ID,
+                    certificates=(
+                        WatchedCertificate("origin", ORIGIN_CERT),
+                        WatchedCertificate("viewer", VIEWER_CERT, region="us-east-1"),
+                    ),
+                ),
             ),
         )
 
     return run_component(body)
 
 
-def topic_arn(run: ProgramRun) -> str:
-    return one(run, TOPIC).outputs["arn"]
+def topic_arn(run: ProgramRun, role: str = "alerts") -> str:
+    return one(run, TOPIC, f"{NAME}-{role}").outputs["arn"]
 
 
 def statements(record: ResourceRecord) -> dict[str, dict[str, Any]]:
@@ -79,8 +98,9 @@ def test_every_child_is_named_and_parented_by_the_component(run: ProgramRun) -> 
         assert child.name.startswith(f"{NAME}-"), f"{child.urn} is not named {NAME}-<role>"
 
 
-def test_topic_is_encrypted_with_a_key_the_publishers_may_use(run: ProgramRun) -> None:
-    topic, key = one(run, TOPIC), one(run, KEY)
+@pytest.mark.parametrize("role", ["alerts", "edge-alerts"])
+def test_topic_is_encrypted_with_a_key_the_publishers_may_use(run: ProgramRun, role: str) -> None:
+    topic, key = one(run, TOPIC, f"{NAME}-{role}"), one(run, KEY, f"{NAME}-{role}-key")
     publishers = statements(key)["AlertPublishersEncrypt"]
 
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"], f"{topic.urn} must use its CMK"
@@ -90,13 +110,20 @@ def test_topic_is_encrypted_with_a_key_the_publishers_may_use(run: ProgramRun) -
     assert sorted(publishers["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"], key.urn
 
 
-def test_only_alarms_and_budgets_of_this_account_may_publish(run: ProgramRun) -> None:
-    policy = one(run, "aws:sns/topicPolicy:TopicPolicy")
+def test_only_alarms_budgets_and_alertmanager_may_publish(run: ProgramRun) -> None:
+    policy = one(run, "aws:sns/topicPolicy:TopicPolicy", f"{NAME}-alerts")
     found = statements(policy)
     publish = found["AlertPublishersFromThisAccount"]
+    alertmanager = one(run, "aws:iam/role:Role", f"{NAME}-alertmanager").outputs["arn"]
 
     assert policy.inputs["arn"] == topic_arn(run), policy.urn
-    assert set(found) == {"AlertPublishersFromThisAccount", "DenyInsecureTransport"}, policy.urn
+    assert set(found) == {
+        "AlertPublishersFromThisAccount",
+        "AlertmanagerPublishes",
+        "DenyInsecureTransport",
+    }, policy.urn
+    assert found["AlertmanagerPublishes"]["Principal"] == {"AWS": alertmanager}, policy.urn
+    assert found["AlertmanagerPublishes"]["Action"] == "sns:Publish", policy.urn
     assert publish["Effect"] == "Allow"
     assert sorted(publish["Principal"]["Service"]) == sorted(ALERT_PUBLISHERS), policy.urn
     assert publish["Action"] == "sns:Publish"
@@ -106,10 +133,13 @@ def test_only_alarms_and_budgets_of_this_account_may_publish(run: ProgramRun) ->
     }, policy.urn
 
 
-def test_alerts_are_mailed_to_the_on_call_address(run: ProgramRun, settings: StackSettings) -> None:
-    subscription = one(run, "aws:sns/topicSubscription:TopicSubscription")
+@pytest.mark.parametrize("role", ["alerts", "edge-alerts"])
+def test_alerts_are_mailed_to_the_on_call_address(
+    run: ProgramRun, settings: StackSettings, role: str
+) -> None:
+    subscription = one(run, "aws:sns/topicSubscription:TopicSubscription", f"{NAME}-{role}-email")
 
-    assert subscription.inputs["topic"] == topic_arn(run), subscription.urn
+    assert subscription.inputs["topic"] == topic_arn(run, role), subscription.urn
     assert subscription.inputs["protocol"] == "email", subscription.urn
     assert subscription.inputs["endpoint"] == settings.observability.alert_email, subscription.urn
 
@@ -194,3 +224,140 @@ def test_grafana_has_no_public_endpoint_nor_default_password(run: ProgramRun) ->
     assert grafana["service"]["type"] == "ClusterIP"
     assert grafana["ingress"]["enabled"] is False
     assert grafana["adminPassword"] != "prom-operator"
+
+
+def test_edge_topic_lives_where_cloudfront_reports(run: ProgramRun) -> None:
+    for token in (TOPIC, KEY, "aws:sns/topicPolicy:TopicPolicy"):
+        record = one(run, token, f"{NAME}-edge-alerts" + ("-key" if token == KEY else ""))
+        assert record.inputs["region"] == "us-east-1", f"{record.urn}: alarms notify in-region"
+
+
+def test_every_alarm_describes_its_alert_and_links_the_runbook(run: ProgramRun) -> None:
+    alarms = of_type(run, ALARM)
+    urls = {alert.runbook_url for alert in alerts.ALERTS}
+
+    assert len(alarms) == 7, [a.name for a in alarms]
+    for alarm in alarms:
+        linked = alarm.inputs["alarmDescription"].rsplit("Runbook: ", 1)[-1]
+        assert linked in urls, f"{alarm.urn} links no runbook section"
+
+
+@pytest.mark.parametrize(
+    ("alarm", "topic", "region"),
+    [
+        ("error-rate-alb", "alerts", None),
+        ("error-rate-cloudfront", "edge-alerts", "us-east-1"),
+    ],
+)
+def test_error_rate_alarms_ignore_thin_traffic(
+    run: ProgramRun, alarm: str, topic: str, region: str | None
+) -> None:
+    record = one(run, ALARM, f"{NAME}-{alarm}")
+    (rate,) = [q for q in record.inputs["metricQueries"] if q.get("returnData")]
+
+    assert rate["expression"].startswith("IF(requests >= 20, "), record.urn
+    assert record.inputs["threshold"] == 5, record.urn
+    assert record.inputs["alarmActions"] == [topic_arn(run, topic)], record.urn
+    assert record.inputs.get("region") in {region, "eu-central-1"}, record.urn
+
+
+@pytest.mark.parametrize(
+    ("role", "arn", "topic"),
+    [("origin", ORIGIN_CERT, "alerts"), ("viewer", VIEWER_CERT, "edge-alerts")],
+)
+def test_certificate_expiry_treats_silence_as_breaching(
+    run: ProgramRun, role: str, arn: str, topic: str
+) -> None:
+    record = one(run, ALARM, f"{NAME}-certificate-expiry-{role}")
+
+    assert record.inputs["namespace"] == "AWS/CertificateManager", record.urn
+    assert record.inputs["metricName"] == "DaysToExpiry", record.urn
+    assert record.inputs["dimensions"] == {"CertificateArn": arn}, record.urn
+    assert record.inputs["comparisonOperator"] == "LessThanThreshold", record.urn
+    assert record.inputs["treatMissingData"] == "breaching", record.urn
+    assert record.inputs["alarmActions"] == [topic_arn(run, topic)], record.urn
+
+
+def role_policy(run: ProgramRun, name: str) -> list[dict[str, Any]]:
+    record = one(run, "aws:iam/rolePolicy:RolePolicy", f"{NAME}-{name}")
+    return json.loads(record.inputs["policy"])["Statement"]
+
+
+def test_alertmanager_may_publish_to_the_alert_topic_only(run: ProgramRun) -> None:
+    publish, key = role_policy(run, "alertmanager-publish")
+
+    assert (publish["Action"], publish["Resource"]) == ("sns:Publish", topic_arn(run))
+    assert key["Resource"] == one(run, KEY, f"{NAME}-alerts-key").outputs["arn"]
+
+
+def test_grafana_reads_cloudwatch_and_writes_nothing(run: ProgramRun) -> None:
+    (statement,) = role_policy(run, "grafana-cloudwatch")
+    verbs = {action.split(":", 1)[1] for action in statement["Action"]}
+
+    assert all(v.startswith(("Get", "List", "Describe")) for v in verbs), verbs
+
+
+@pytest.mark.parametrize("account", ["alertmanager", "grafana"])
+def test_pod_identities_bind_the_charts_service_accounts(run: ProgramRun, account: str) -> None:
+    association = one(
+        run, "aws:eks/podIdentityAssociation:PodIdentityAssociation", f"{NAME}-{account}"
+    )
+    values = one(run, RELEASE, f"{NAME}-prometheus").inputs["values"]
+    chart_account = values[account]["serviceAccount"]["name"]
+
+    assert association.inputs["namespace"] == MONITORING_NAMESPACE, association.urn
+    assert association.inputs["serviceAccount"] == chart_account, association.urn
+    release = one(run, RELEASE, f"{NAME}-prometheus")
+    assert association.urn in release.dependencies, "pods must start after their identity"
+
+
+def test_alertmanager_routes_alerts_to_the_topic_with_sigv4(run: ProgramRun) -> None:
+    config = one(run, RELEASE, f"{NAME}-prometheus").inputs["values"]["alertmanager"]["config"]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    (sns,) = receivers["alert-topic"]["sns_configs"]
+
+    assert sns["topic_arn"] == topic_arn(run)
+    assert sns["sigv4"] == {"region": "eu-central-1"}
+    assert "access_key" not in sns["sigv4"], "credentials come from Pod Identity"
+    assert any(r["receiver"] == "alert-topic" for r in config["route"]["routes"])
+
+
+def test_grafana_gets_a_cloudwatch_data_source(run: ProgramRun) -> None:
+    grafana = one(run, RELEASE, f"{NAME}-prometheus").inputs["values"]["grafana"]
+    (source,) = grafana["additionalDataSources"]
+
+    assert source["type"] == "cloudwatch"
+    assert source["jsonData"]["authType"] == "default", "no keys: Pod Identity"
+
+
+def test_monitors_and_rules_carry_the_release_label(run: ProgramRun) -> None:
+    monitors = of_type(run, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
+    objects = monitors + of_type(run, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+
+    assert len(objects) == 3, [r.urn for r in objects]
+    for record in objects:
+        assert record.inputs["metadata"]["labels"] == {"release": RELEASE_NAME}, record.urn
+
+
+def test_prometheus_rule_is_the_catalogue(run: ProgramRun) -> None:
+    rule = one(run, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+
+    assert rule.inputs["spec"] == {"groups": alerts.rule_groups()}, rule.urn
+
+
+def test_dashboard_ships_as_a_configmap_grafana_loads(run: ProgramRun) -> None:
+    config_map = one(run, "kubernetes:core/v1:ConfigMap", f"{NAME}-dashboard")
+    dashboard = json.loads(config_map.inputs["data"][DASHBOARD_FILE])
+
+    assert config_map.inputs["metadata"]["labels"] == {"grafana_dashboard": "1"}
+    assert QUEUE_NAME in config_map.inputs["data"][DASHBOARD_FILE]
+    assert "app/matching/0a1b" in config_map.inputs["data"][DASHBOARD_FILE]
+    assert dashboard["uid"] == "matching-platform"
+
+
+def test_plan_artifacts_hold_the_dashboard_and_the_rule_file(run: ProgramRun) -> None:
+    files = plan_artifacts((r.type, r.inputs) for r in run.resources)
+
+    assert set(files) == {"dashboard.json", "prometheus-rules.yaml"}
+    assert json.loads(files["dashboard.json"])["title"] == "Matching platform"
+    assert files["prometheus-rules.yaml"] == alerts.rule_file()

@@ -1,0 +1,120 @@
+"""The alert catalogue: rules that promtool accepts and that fire exactly where they should."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import alerts
+from components.alerts import ALERTS, PROMETHEUS_ALERTS, RUNBOOK_URL, github_anchor
+from tests.components.exported_metrics import PROMETHEUS_METRICS, metric_names
+from tools.offline import ROOT
+
+PROMTOOL_TESTS = Path(__file__).parent / "promtool" / "alerts-test.yaml"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail(
+            "promtool not found: install Debian's prometheus package (apt-get install prometheus)"
+        )
+    return path
+
+
+@pytest.fixture
+def rule_dir(tmp_path: Path) -> Path:
+    """The generated rule file beside the unit tests that name it, as promtool expects."""
+    (tmp_path / "rules.yaml").write_text(alerts.rule_file())
+    shutil.copy(PROMTOOL_TESTS, tmp_path / PROMTOOL_TESTS.name)
+    return tmp_path
+
+
+def run(promtool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_promtool_accepts_the_generated_rules(promtool: str, rule_dir: Path) -> None:
+    result = run(promtool, "check", "rules", "rules.yaml", cwd=rule_dir)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(PROMETHEUS_ALERTS)} rules found" in result.stdout
+
+
+def test_each_prometheus_alert_fires_past_its_boundary_only(promtool: str, rule_dir: Path) -> None:
+    result = run(promtool, "test", "rules", PROMTOOL_TESTS.name, cwd=rule_dir)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_prometheus_alert_has_a_promtool_test() -> None:
+    tested = set(re.findall(r"alertname: (\w+)", PROMTOOL_TESTS.read_text()))
+
+    assert tested == {alert.name for alert in PROMETHEUS_ALERTS}
+
+
+def test_the_catalogue_holds_the_eight_agreed_alerts() -> None:
+    names = [alert.name for alert in ALERTS]
+
+    assert len(names) == 8
+    assert len(set(names)) == 8, "an alert name is used twice"
+
+
+@pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a.name)
+def test_alert_says_how_bad_what_and_where_to_read(alert: alerts.Alert) -> None:
+    assert alert.severity in {"critical", "warning"}, alert.name
+    assert alert.summary.endswith("."), alert.name
+    assert alert.description.endswith("."), alert.name
+    assert alert.runbook_url.startswith(f"{RUNBOOK_URL}#"), alert.name
+    assert len(alert.alarm_description()) <= 1024, f"{alert.name}: CloudWatch's limit"
+
+
+def runbook_anchors() -> set[str]:
+    headings = re.findall(r"^#{1,6} (.+)$", RUNBOOK.read_text(), flags=re.MULTILINE)
+    return {github_anchor(heading) for heading in headings}
+
+
+@pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a.name)
+def test_runbook_has_the_section_the_alert_links_to(alert: alerts.Alert) -> None:
+    fragment = alert.runbook_url.split("#", 1)[1]
+
+    assert fragment in runbook_anchors(), f"{alert.name}: no heading for #{fragment} in {RUNBOOK}"
+
+
+def test_runbook_sections_stand_under_the_alerts_heading() -> None:
+    text = RUNBOOK.read_text()
+    section = text.split("\n## Alerts\n", 1)[1].split("\n## ", 1)[0]
+
+    for alert in ALERTS:
+        assert f"\n### {alert.name}\n" in section, f"{alert.name} is not under ## Alerts"
+
+
+@pytest.mark.parametrize(
+    ("heading", "anchor"),
+    [("Alerts", "alerts"), ("Node pressure: what to do", "node-pressure-what-to-do")],
+)
+def test_anchor_follows_githubs_slug(heading: str, anchor: str) -> None:
+    assert github_anchor(heading) == anchor
+
+
+@pytest.mark.parametrize("alert", PROMETHEUS_ALERTS, ids=lambda a: a.name)
+def test_rule_parses_and_reads_only_exported_metrics(alert: alerts.PrometheusAlert) -> None:
+    used = metric_names(alert.expr)
+
+    assert used, f"{alert.name} selects no metric"
+    assert used <= PROMETHEUS_METRICS, (
+        f"{alert.name} reads unknown metrics {used - PROMETHEUS_METRICS}"
+    )
+
+
+def test_rule_file_is_the_prometheus_rule_spec() -> None:
+    assert yaml.safe_load(alerts.rule_file()) == {"groups": alerts.rule_groups()}
