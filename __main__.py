@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 
 from components.cluster import DedicatedCluster, DedicatedClusterArgs
-from components.edge import EdgeIngress, EdgeIngressArgs
-from components.observability import Observability, ObservabilityArgs
+from components.edge import API_TARGET_PORT, EdgeIngress, EdgeIngressArgs
+from components.observability import EdgeSignals, Observability, ObservabilityArgs
 from components.settings import load_settings
 from components.workers import AsyncWorkers, AsyncWorkersArgs
 
@@ -53,6 +53,9 @@ workers = AsyncWorkers(
         cluster_name=cluster.cluster_name,
         k8s_provider=cluster.k8s_provider,
         target_group_arn=edge.target_group_arn,
+        alb_security_group_id=edge.alb_security_group_id,
+        api_port=API_TARGET_PORT,
+        vpc_cidr=settings.network.vpc_cidr,
         protect_state=settings.is_production,
     ),
 )
@@ -64,6 +67,9 @@ observability = Observability(
         queue_name=workers.queue_name,
         dead_letter_queue_name=workers.dead_letter_queue_name,
         k8s_provider=cluster.k8s_provider,
+        cluster_name=cluster.cluster_name,
+        # TODO(#5): add both certificates once EdgeIngress exports their ARNs.
+        edge=EdgeSignals(alb_arn=edge.alb_arn, distribution_id=edge.distribution_id),
     ),
 )
 

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StrictBool,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -51,6 +52,19 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 _ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*(nano|micro|small|medium|large|xlarge)$")
 _IMAGE = re.compile(r"^[\w.-]+(:\d+)?(/[\w.-]+)+(@sha256:[0-9a-f]{64}|:[\w][\w.-]{0,127})$")
+_CPU = re.compile(r"^([1-9]\d{0,5}m|\d{1,3}(\.\d{1,3})?)$")
+_MEMORY = re.compile(r"^[1-9]\d{0,6}(Mi|Gi)$")
+_PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+
+
+def _millicores(quantity: str) -> int:
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return round(float(quantity) * 1000)
+
+
+def _mebibytes(quantity: str) -> int:
+    return int(quantity[:-2]) * (1024 if quantity.endswith("Gi") else 1)
 
 
 class SettingsError(Exception):
@@ -103,11 +117,85 @@ class NodeGroupSettings(_Model):
         return self
 
 
+# Karpenter may launch only these current-generation x86 families: the images are built for amd64,
+# and a family missing here is more likely a typo than a deliberate choice.
+KARPENTER_INSTANCE_FAMILIES: frozenset[str] = frozenset(
+    "c5 c5a c6a c6i c7a c7i c8i m5 m5a m6a m6i m7a m7i m8i r5 r5a r6a r6i r7a r7i r8i".split()
+)
+_AMI_ALIAS = re.compile(r"^al2023@v\d{8}$")
+_DURATION = re.compile(r"^([1-9]\d{0,3}(s|m|h)){1,3}$")
+_ADDON_VERSION = re.compile(r"^v(\d+)\.(\d+)\.\d+-eksbuild\.\d+$")
+
+
+class KarpenterSettings(_Model):
+    """The one NodePool and its EC2NodeClass that run every workload pod."""
+
+    ami_alias: str
+    instance_families: Annotated[tuple[str, ...], Field(min_length=1)]
+    capacity_types: Annotated[tuple[Literal["spot", "on-demand"], ...], Field(min_length=1)]
+    cpu_limit: Annotated[int, Field(ge=4, le=4000)]
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"]
+    consolidate_after: str
+
+    @field_validator("ami_alias")
+    @classmethod
+    def _pinned_ami(cls, value: str) -> str:
+        if not _AMI_ALIAS.match(value):
+            raise ValueError("must pin an AL2023 release such as al2023@v20251117, never @latest")
+        return value
+
+    @field_validator("instance_families")
+    @classmethod
+    def _known_families(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - KARPENTER_INSTANCE_FAMILIES)
+        if unknown:
+            raise ValueError(
+                f"unknown instance family {', '.join(unknown)}: one of "
+                f"{' '.join(sorted(KARPENTER_INSTANCE_FAMILIES))}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("lists a family twice")
+        return value
+
+    @field_validator("capacity_types")
+    @classmethod
+    def _distinct_capacity(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a capacity type twice")
+        return value
+
+    @field_validator("consolidate_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError("must be a duration such as 30s, 5m or 1h30m")
+        return value
+
+
+class AddonVersions(_Model):
+    """EKS add-on builds, pinned so that an upgrade is a reviewed change of the stack file."""
+
+    vpc_cni: str
+    core_dns: str
+    kube_proxy: str
+    pod_identity_agent: str
+    ebs_csi_driver: str
+
+    @field_validator("*")
+    @classmethod
+    def _eksbuild(cls, value: str) -> str:
+        if not _ADDON_VERSION.match(value):
+            raise ValueError("must be an EKS add-on build such as v1.20.4-eksbuild.1")
+        return value
+
+
 class ClusterSettings(_Model):
     kubernetes_version: str
     system_nodes: NodeGroupSettings
     admin_role_arns: Annotated[tuple[str, ...], Field(min_length=1)]
     log_retention_days: Annotated[int, Field(ge=30, le=3653)] = 90
+    karpenter: KarpenterSettings
+    addon_versions: AddonVersions
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -126,15 +214,41 @@ class ClusterSettings(_Model):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _kube_proxy_matches(self) -> Self:
+        # kube-proxy must run the control plane's minor version; the other add-ons span several.
+        found = _ADDON_VERSION.match(self.addon_versions.kube_proxy)
+        if found and f"{found[1]}.{found[2]}" != self.kubernetes_version:
+            raise ValueError(
+                f"addonVersions.kubeProxy ({self.addon_versions.kube_proxy}) must match "
+                f"kubernetesVersion {self.kubernetes_version}"
+            )
+        return self
+
+
+# CloudFront's origin response and keep-alive timeouts stop at 60 s, or at 180 s once the account's
+# quotas for them are raised.
+CLOUDFRONT_DEFAULT_TIMEOUT = 60
+CLOUDFRONT_RAISED_TIMEOUT = 180
+# The retention periods CloudWatch Logs accepts; S3 lifecycle rules take the same number of days.
+LOG_RETENTION_DAYS: frozenset[int] = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
+    | {3288, 3653}
+)
+
 
 class EdgeSettings(_Model):
     public_hostname: str
     origin_hostname: str
+    hosted_zone: str
     allowed_countries: Annotated[tuple[str, ...], Field(min_length=1)]
     waf_rate_limit: Annotated[int, Field(ge=10, le=2_000_000_000)]
     deletion_protection: StrictBool
+    log_retention_days: int
+    origin_read_timeout_seconds: Annotated[int, Field(ge=1, le=CLOUDFRONT_RAISED_TIMEOUT)]
+    origin_timeout_quota_raised: StrictBool = False
 
-    @field_validator("public_hostname", "origin_hostname")
+    @field_validator("public_hostname", "origin_hostname", "hosted_zone")
     @classmethod
     def _hostname(cls, value: str) -> str:
         if not _HOSTNAME.match(value):
@@ -154,10 +268,79 @@ class EdgeSettings(_Model):
             raise ValueError("lists a country twice")
         return value
 
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                "must be a retention CloudWatch Logs accepts: "
+                f"{' '.join(str(days) for days in sorted(LOG_RETENTION_DAYS))}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _distinct_hosts(self) -> Self:
         if self.public_hostname == self.origin_hostname:
             raise ValueError("publicHostname and originHostname must differ")
+        for key, host in (
+            ("publicHostname", self.public_hostname),
+            ("originHostname", self.origin_hostname),
+        ):
+            if host != self.hosted_zone and not host.endswith(f".{self.hosted_zone}"):
+                raise ValueError(f"{key} {host} is not inside hostedZone {self.hosted_zone}")
+        return self
+
+    @model_validator(mode="after")
+    def _cloudfront_timeout(self) -> Self:
+        if self.origin_read_timeout_seconds > self.cloudfront_timeout_limit:
+            raise ValueError(
+                f"originReadTimeoutSeconds ({self.origin_read_timeout_seconds}) is above the "
+                f"{self.cloudfront_timeout_limit} s CloudFront allows"
+                + (
+                    ""
+                    if self.origin_timeout_quota_raised
+                    else f"; up to {CLOUDFRONT_RAISED_TIMEOUT} s once the account's origin timeout "
+                    "quotas are raised and originTimeoutQuotaRaised is true"
+                )
+            )
+        return self
+
+    @property
+    def cloudfront_timeout_limit(self) -> int:
+        """The longest origin read (and keep-alive) timeout this account's CloudFront accepts."""
+        if self.origin_timeout_quota_raised:
+            return CLOUDFRONT_RAISED_TIMEOUT
+        return CLOUDFRONT_DEFAULT_TIMEOUT
+
+
+class ContainerResources(_Model):
+    """Requests the scheduler reserves and limits the kubelet enforces, as Kubernetes quantities."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+    @field_validator("cpu_request", "cpu_limit")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        if not _CPU.match(value) or _millicores(value) == 0:
+            raise ValueError("must be a CPU quantity above zero such as 250m or 1")
+        return value
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not _MEMORY.match(value):
+            raise ValueError("must be a memory quantity in Mi or Gi such as 512Mi")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> Self:
+        if _millicores(self.cpu_limit) < _millicores(self.cpu_request):
+            raise ValueError("cpuLimit must be >= cpuRequest")
+        if _mebibytes(self.memory_limit) < _mebibytes(self.memory_request):
+            raise ValueError("memoryLimit must be >= memoryRequest")
         return self
 
 
@@ -170,8 +353,18 @@ class WorkerSettings(_Model):
     messages_per_worker: Annotated[int, Field(ge=1, le=100)]
     longest_task_seconds: Annotated[int, Field(ge=10, le=900)]
     max_receive_count: Annotated[int, Field(ge=1, le=20)] = 3
+    shutdown_margin_seconds: Annotated[int, Field(ge=5, le=300)]
+    worker_resources: ContainerResources
+    queue_retention_days: Annotated[int, Field(ge=1, le=7)]
+    dead_letter_retention_days: Annotated[int, Field(ge=8, le=14)]
+    results_ttl_days: Annotated[int, Field(ge=1, le=365)]
+    headroom_pods: Annotated[int, Field(ge=0, le=50)]
+    llm_providers: Annotated[tuple[str, ...], Field(min_length=1, max_length=10)]
+    api_image: str
+    api_replicas: Annotated[int, Field(ge=2, le=20)]
+    api_resources: ContainerResources
 
-    @field_validator("image")
+    @field_validator("image", "api_image")
     @classmethod
     def _pinned(cls, value: str) -> str:
         if not _IMAGE.match(value) or value.endswith(":latest"):
@@ -181,13 +374,51 @@ class WorkerSettings(_Model):
             )
         return value
 
+    @field_validator("llm_providers")
+    @classmethod
+    def _providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for provider in value:
+            if not _PROVIDER.match(provider):
+                raise ValueError(f"{provider!r} is not a lower-case name such as mistral")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a provider twice")
+        return value
+
     @model_validator(mode="after")
     def _bounds(self) -> Self:
         if self.max_replicas < self.min_replicas:
             raise ValueError(
                 f"maxReplicas ({self.max_replicas}) must be >= minReplicas ({self.min_replicas})"
             )
+        if self.headroom_pods > self.max_replicas:
+            raise ValueError(
+                f"headroomPods ({self.headroom_pods}) must be <= maxReplicas ({self.max_replicas}):"
+                " room beyond the most workers KEDA runs is never used"
+            )
         return self
+
+    @model_validator(mode="after")
+    def _nothing_lost(self) -> Self:
+        # A grace period at or above the visibility timeout lets a message held by a stopping
+        # worker reappear and reach a second worker while the first still holds it.
+        if self.grace_period_seconds >= self.visibility_timeout_seconds:
+            raise ValueError(
+                f"longestTaskSeconds + shutdownMarginSeconds ({self.grace_period_seconds}) must "
+                f"stay below the visibility timeout ({self.visibility_timeout_seconds})"
+            )
+        # SQS keeps a message's first enqueue time when it moves to a standard dead-letter queue,
+        # so a record that fails on its last day only has the difference left there.
+        if self.dead_letter_retention_days - self.queue_retention_days < 7:
+            raise ValueError(
+                "deadLetterRetentionDays must exceed queueRetentionDays by at least 7, so a record "
+                "that fails late still waits a week in the dead-letter queue"
+            )
+        return self
+
+    @property
+    def grace_period_seconds(self) -> int:
+        """The longest task plus the time to give a message back and exit."""
+        return self.longest_task_seconds + self.shutdown_margin_seconds
 
     @property
     def visibility_timeout_seconds(self) -> int:
@@ -203,6 +434,10 @@ class ObservabilitySettings(_Model):
     alert_email: str
     monthly_budget_usd: Annotated[int, Field(ge=1, le=1_000_000)]
     queue_depth_alarm: Annotated[int, Field(ge=1)] = 500
+    # How long a record may wait for a worker before clients notice; SQS keeps it four days.
+    oldest_message_sla_seconds: Annotated[int, Field(ge=60, le=345_600)] = 900
+    prometheus_retention_days: Annotated[int, Field(ge=1, le=90)] = 15
+    prometheus_volume_gib: Annotated[int, Field(ge=10, le=1000)] = 50
 
     @field_validator("alert_email")
     @classmethod
@@ -228,6 +463,23 @@ class StackSettings(_Model):
     def _eu_region(cls, value: str) -> str:
         if value not in EU_REGIONS:
             raise ValueError(f"must be an EU region: one of {', '.join(sorted(EU_REGIONS))}")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _calls_fit_through_cloudfront(
+        cls, value: WorkerSettings, info: ValidationInfo
+    ) -> WorkerSettings:
+        # CloudFront answers 504 to a call that outlasts its origin read timeout.
+        edge = info.data.get("edge")
+        if (
+            isinstance(edge, EdgeSettings)
+            and value.longest_task_seconds >= edge.origin_read_timeout_seconds
+        ):
+            raise ValueError(
+                f"longestTaskSeconds ({value.longest_task_seconds}) must stay below "
+                f"edge.originReadTimeoutSeconds ({edge.origin_read_timeout_seconds})"
+            )
         return value
 
     @property

@@ -202,7 +202,7 @@ def _model_keys(model: type[BaseModel], prefix: str) -> list[str]:
 
 
 def test_every_setting_is_documented_once() -> None:
-    expected = ["aws:region", "aws:allowedAccountIds", "aws:defaultTags"]
+    expected = ["aws:region", "aws:allowedAccountIds", "aws:assumeRoles", "aws:defaultTags"]
     for name in SECTIONS:
         model = StackSettings.model_fields[name].annotation
         assert isinstance(model, type)
