@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from components.observability import plan_artifacts
 from components.settings import SettingsError
 from tools.analyzer import PolicyPack, PolicyPackError, load_policy_config
 from tools.offline import ROOT, ProgramError, ProgramRun, StackFileError, run_program
@@ -107,7 +108,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json is not None:
         _write_json(args.json, plan)
         console.print(f"plan written to {args.json}")
+    written = _write_artifacts(_artifact_dir(args), plan)
+    console.print(f"dashboard and rule files written to {written}")
     return EXIT_VIOLATIONS if plan.blocked else EXIT_OK
+
+
+def _artifact_dir(args: argparse.Namespace) -> Path:
+    """Beside the plan JSON when there is one, else `build/<stack>/` in the project."""
+    if args.json is not None:
+        return Path(args.json).parent
+    return Path(args.cwd) / "build" / str(args.stack)
+
+
+def _write_artifacts(directory: Path, plan: Plan) -> Path:
+    """The dashboard JSON and the plain Prometheus rule file, for Grafana and promtool."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in plan_artifacts((r.type, r.inputs) for r in plan.run.resources).items():
+        (directory / name).write_text(text)
+    return directory
 
 
 def _write_json(path: Path, plan: Plan) -> None:

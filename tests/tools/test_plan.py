@@ -57,6 +57,9 @@ def test_each_stack_plans_with_no_mandatory_violation(
     assert document["stack"] == stack
     assert document["policies"]["pack"] == f"matching-platform@{_pack_version()}"
     assert not [v for v in document["policies"]["violations"] if v["enforcement"] == "mandatory"]
+    dashboard = json.loads((tmp_path / "dashboard.json").read_text())
+    assert len(dashboard["panels"]) >= 18, "the dashboard is written beside the plan"
+    assert "groups:" in (tmp_path / "prometheus-rules.yaml").read_text()
 
 
 def test_json_resources_carry_every_field(tmp_path: Path) -> None:
