@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK ?= staging
 
-.PHONY: plan plan-all test lint typecheck unit clean
+.PHONY: plan plan-all test lint typecheck unit gates clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit plan-all
+# The pack must catch every insecure mutation of the prod plan; every Kubernetes object and
+# IAM document must pass the tool that owns its format.
+gates: $(STAMP)
+	$(BIN)/python -m tools.mutate --stack prod
+	$(BIN)/python -m tools.validate --stack staging
+	$(BIN)/python -m tools.validate --stack prod
+
+test: lint typecheck unit plan-all gates
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""The EKS control plane: private endpoint, envelope encryption of secrets, every log type.
+"""The EKS control plane: private endpoint, envelope encryption of secrets, every log type;
+and its nodes: IMDSv2 only.
 
 Both shapes are judged: `eks:index:Cluster` (the pulumi_eks component, whose inputs are all a
 policy sees of it under mocks) and the `aws:eks/cluster:Cluster` it creates, or that a program
@@ -110,4 +111,58 @@ EKS_CONTROL_PLANE_LOGS = ResourceValidationPolicy(
     severity=Severity.MEDIUM,
 )
 
-POLICIES = [EKS_PRIVATE_ENDPOINT, EKS_SECRETS_ENCRYPTION, EKS_CONTROL_PLANE_LOGS]
+# --- ec2-imdsv2-required --------------------------------------------------------------------
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+
+IMDS_EXAMPLE = """\
+aws.ec2.LaunchTemplate("nodes", metadata_options={"http_tokens": "optional"})
+"""
+
+
+def _imds_findings(options: object, *, absent_is_v1: bool) -> list[str]:
+    """IMDSv1, or a hop limit that lets pods reach the node role's credentials."""
+    if get(options, "httpEndpoint") == "disabled":
+        return []
+
+    found: list[str] = []
+    tokens = get(options, "httpTokens")
+    if tokens != "required" and (tokens is not None or absent_is_v1):
+        found.append(f"allows IMDSv1 (httpTokens {tokens!r}, not 'required')")
+    hops = get(options, "httpPutResponseHopLimit")
+    if isinstance(hops, int | float) and hops > 1:
+        found.append(f"lets containers reach the instance metadata (hop limit {int(hops)} > 1)")
+    return found
+
+
+def _check_imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    # EC2 defaults an unset httpTokens to optional; Karpenter defaults it to required.
+    if args.resource_type in (LAUNCH_TEMPLATE, INSTANCE):
+        found = _imds_findings(get(args.props, "metadataOptions"), absent_is_v1=True)
+    elif args.resource_type == EC2_NODE_CLASS:
+        found = _imds_findings(get(args.props, "spec", "metadataOptions"), absent_is_v1=False)
+    else:
+        return
+
+    for finding in found:
+        report(f"'{args.name}' ({args.urn}) {finding}", None)
+
+
+# IMDSv1 and a hop limit above one hand the node role's credentials to any pod (SSRF included).
+EC2_IMDSV2_REQUIRED = ResourceValidationPolicy(
+    name="ec2-imdsv2-required",
+    description="Every launch template, instance and Karpenter EC2NodeClass requires IMDSv2 "
+    "with a hop limit of one, so that pods can't take the node's credentials.",
+    validate=_check_imds,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+POLICIES = [
+    EKS_PRIVATE_ENDPOINT,
+    EKS_SECRETS_ENCRYPTION,
+    EKS_CONTROL_PLANE_LOGS,
+    EC2_IMDSV2_REQUIRED,
+]

@@ -29,6 +29,7 @@ REDRIVE_POLICY = "aws:sqs/redrivePolicy:RedrivePolicy"
 KMS_KEY = "aws:kms/key:Key"
 TOPIC = "aws:sns/topic:Topic"
 AWS_MANAGED_SQS_KEY = "alias/aws/sqs"
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 
 
 # --- sqs-kms-cmk -----------------------------------------------------------------------------
@@ -157,11 +158,15 @@ def _check_topic_key(args: ResourceValidationArgs, report: ReportViolation) -> N
     key = get(args.props, "kmsMasterKeyId")
     if not isinstance(key, str) or not key:
         report(f"topic '{args.name}' ({args.urn}) is not encrypted (kmsMasterKeyId unset)", None)
+    elif key == AWS_MANAGED_SNS_KEY:
+        # CloudWatch and Budgets can't use the AWS-managed key (its policy can't grant them),
+        # so alarms would fail to publish; nor can its use be audited by a key policy of ours.
+        report(f"topic '{args.name}' ({args.urn}) uses the AWS-managed key {key}", None)
 
 
 SNS_TOPIC_KMS = ResourceValidationPolicy(
     name="sns-topic-kms",
-    description="Every SNS topic is encrypted with a KMS key.",
+    description="Every SNS topic is encrypted with a customer-managed KMS key.",
     validate=_check_topic_key,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,

@@ -35,6 +35,7 @@ from matching_policy.network import Ingress, Source
 Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
 LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
 
 # ISO 3166-1 alpha-2. Greece is GR (EL is the EU's own code, unknown to CloudFront).
@@ -53,29 +54,53 @@ aws.lb.LoadBalancer("api", subnets=public_subnet_ids, security_groups=[group.id]
 """
 
 
-def _check_internal(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in LOAD_BALANCERS or not is_application(args.props):
-        return
+def _internal_rule(kind: str) -> Validate:
+    """A validate function requiring load balancers of `kind` to be internal."""
 
-    internal = get(args.props, "internal")
-    if internal is True:
-        return
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type not in LOAD_BALANCERS or _kind(args.props) != kind:
+            return
 
-    if internal is None:
-        found = "leaves `internal` unset, which AWS makes internet-facing"
-    else:
-        found = f"sets internal={internal!r}: internet-facing"
-    report(f"application load balancer '{args.name}' ({args.urn}) {found}", None)
+        internal = get(args.props, "internal")
+        if internal is True:
+            return
+
+        if internal is None:
+            found = "leaves `internal` unset, which AWS makes internet-facing"
+        else:
+            found = f"sets internal={internal!r}: internet-facing"
+        report(f"{kind} load balancer '{args.name}' ({args.urn}) {found}", None)
+
+    return validate
+
+
+def _kind(props: object) -> str:
+    return "application" if is_application(props) else str(get(props, "loadBalancerType"))
 
 
 ALB_INTERNAL = ResourceValidationPolicy(
     name="alb-internal",
     description="Every application load balancer is internal: CloudFront reaches it through a "
     "VPC origin, and nothing else may.",
-    validate=_check_internal,
+    validate=_internal_rule("application"),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     remediation_steps="Set internal=True and place the load balancer in private subnets.",
+)
+
+NLB_INTERNAL_EXAMPLE = """\
+aws.lb.LoadBalancer("tcp", load_balancer_type="network", internal=False, subnets=public_ids)
+"""
+
+# A network load balancer facing the internet is a second way in that skips CloudFront, its
+# WAF and its geo fence as surely as a public ALB. Gateway load balancers have no scheme.
+NLB_INTERNAL = ResourceValidationPolicy(
+    name="nlb-internal",
+    description="Every network load balancer is internal: the only way in is CloudFront.",
+    validate=_internal_rule("network"),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Set internal=True, or reach the service through CloudFront and the ALB.",
 )
 
 
@@ -271,6 +296,8 @@ CLOUDFRONT_GEO_EU_ONLY = ResourceValidationPolicy(
 # CloudFront's TLS policies at or above TLS 1.2 with the 2021 cipher set, oldest first.
 MODERN_VIEWER_TLS = frozenset({"TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"})
 SECURE_VIEWER_POLICIES = frozenset({"https-only", "redirect-to-https"})
+# The origin protocols CloudFront offers; only TLSv1.2 is current (it has no TLSv1.3 there).
+ORIGIN_TLS = frozenset({"TLSv1.2"})
 
 
 def _distribution_rule(check: Callable[[Any], list[str]]) -> Validate:
@@ -384,6 +411,38 @@ CLOUDFRONT_VPC_ORIGINS = ResourceValidationPolicy(
 )
 
 
+CLOUDFRONT_VPC_ORIGIN_EXAMPLE = """\
+aws.cloudfront.VpcOrigin("alb", vpc_origin_endpoint_config={"origin_protocol_policy": "http-only",
+    "origin_ssl_protocols": {"items": ["TLSv1", "TLSv1.2"], "quantity": 2}, ...})
+"""
+
+
+def _check_vpc_origin(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != VPC_ORIGIN:
+        return
+
+    endpoint = get(args.props, "vpcOriginEndpointConfig")
+    policy = get(endpoint, "originProtocolPolicy")
+    protocols = texts(get(endpoint, "originSslProtocols", "items"))
+    weak = [p for p in protocols if p not in ORIGIN_TLS]
+
+    subject = f"VPC origin '{args.name}' ({args.urn})"
+    if policy != "https-only":
+        report(f"{subject} reaches the load balancer with {policy!r}, not 'https-only'", None)
+    if weak or not protocols:
+        report(f"{subject} offers origin TLS {protocols or 'unset'}; only TLSv1.2 may be", None)
+
+
+# Medical records cross the VPC origin: it must not fall back to plain HTTP or to TLS < 1.2.
+CLOUDFRONT_VPC_ORIGIN_HTTPS = ResourceValidationPolicy(
+    name="cloudfront-vpc-origin-https",
+    description="Every CloudFront VPC origin reaches its load balancer over HTTPS with TLSv1.2.",
+    validate=_check_vpc_origin,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+
 # --- issue #6 breadth: load balancers --------------------------------------------------------
 
 # The ELB policies that negotiate TLS 1.3 (the default listener policy is a 2016 one).
@@ -471,6 +530,7 @@ ALB_DELETION_PROTECTION = ResourceValidationPolicy(
 
 POLICIES = [
     ALB_INTERNAL,
+    NLB_INTERNAL,
     ALB_INGRESS_CLOUDFRONT_ONLY,
     ALB_INGRESS_REGION_KNOWN,
     CLOUDFRONT_GEO_EU_ONLY,
@@ -478,6 +538,7 @@ POLICIES = [
     CLOUDFRONT_HTTPS_VIEWERS,
     CLOUDFRONT_TLS,
     CLOUDFRONT_VPC_ORIGINS,
+    CLOUDFRONT_VPC_ORIGIN_HTTPS,
     ALB_LISTENER_TLS13,
     ALB_DROP_INVALID_HEADERS,
     ALB_DELETION_PROTECTION,

@@ -23,10 +23,14 @@ from pulumi_policy import (
 from matching_policy._props import get, items, number, texts
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+# Adopting a VPC's default group takes inline rules too, and AWS attaches that group to any
+# network interface created without one.
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+GROUP_TYPES = frozenset({SECURITY_GROUP, DEFAULT_SECURITY_GROUP})
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 RULE_TYPES = frozenset({INGRESS_RULE, GROUP_RULE})
-INGRESS_TYPES = RULE_TYPES | {SECURITY_GROUP}
+INGRESS_TYPES = RULE_TYPES | GROUP_TYPES
 
 ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 _TCP = frozenset({"tcp", "6"})
@@ -71,8 +75,8 @@ class Ingress:
 
 def ingress_of(token: str, props: Any, name: str, urn: str) -> list[Ingress]:
     """Every source admitted by a security group's inline rules or by one separate rule."""
-    if token == SECURITY_GROUP:
-        return _inline(props, name, urn)
+    if token in GROUP_TYPES:
+        return _inline(token, props, name, urn)
     if token == INGRESS_RULE:
         return _ingress_rule(props, name, urn)
     if token == GROUP_RULE:
@@ -80,14 +84,14 @@ def ingress_of(token: str, props: Any, name: str, urn: str) -> list[Ingress]:
     return []
 
 
-def _inline(props: Any, name: str, urn: str) -> list[Ingress]:
+def _inline(token: str, props: Any, name: str, urn: str) -> list[Ingress]:
     found: list[Ingress] = []
     for index, rule in enumerate(items(get(props, "ingress"))):
         found.extend(
             _sources(
                 rule,
                 protocol=get(rule, "protocol"),
-                via=f"inline ingress[{index}] of {_short(SECURITY_GROUP)} '{name}'",
+                via=f"inline ingress[{index}] of {_short(token)} '{name}'",
                 urn=urn,
                 fields=_GROUP_RULE_FIELDS,
             )

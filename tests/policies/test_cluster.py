@@ -91,3 +91,58 @@ def test_unknown_endpoint_at_preview_is_advisory(
     found = preview_pack.analyze(record, DEFAULT_PROVIDER)
 
     assert policies(found, "advisory") == ["eks-private-endpoint"], explain(record.urn, found)
+
+
+# --- ec2-imdsv2-required ---------------------------------------------------------------------
+
+IMDS = "ec2-imdsv2-required"
+TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+IMDSV2 = {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+
+
+def _node_class(metadata: dict[str, Any] | None) -> ResourceRecord:
+    spec: dict[str, Any] = {"role": "nodes", "amiSelectorTerms": [{"alias": "al2023@latest"}]}
+    if metadata is not None:
+        spec["metadataOptions"] = metadata
+    return resource(NODE_CLASS, "general", {"apiVersion": "karpenter.k8s.aws/v1", "spec": spec})
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(resource(TEMPLATE, "lt", {"metadataOptions": IMDSV2}), id="template"),
+        pytest.param(
+            resource(TEMPLATE, "lt", {"metadataOptions": {"httpEndpoint": "disabled"}}),
+            id="template-imds-off",
+        ),
+        pytest.param(_node_class(None), id="node-class-defaults"),
+        pytest.param(_node_class(IMDSV2), id="node-class"),
+    ],
+)
+def test_imdsv2_only_passes(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            resource(TEMPLATE, "lt", {"metadataOptions": {**IMDSV2, "httpTokens": "optional"}}),
+            id="template-imdsv1",
+        ),
+        pytest.param(
+            resource(TEMPLATE, "lt", {"metadataOptions": {**IMDSV2, "httpPutResponseHopLimit": 2}}),
+            id="template-hop-limit",
+        ),
+        pytest.param(resource(TEMPLATE, "lt", {}), id="template-ec2-defaults"),
+        pytest.param(_node_class({"httpTokens": "optional"}), id="node-class-imdsv1"),
+        pytest.param(_node_class({"httpPutResponseHopLimit": 3}), id="node-class-hop-limit"),
+    ],
+)
+def test_imdsv1_or_reachable_metadata_is_blocked(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [IMDS], explain(record.urn, found)

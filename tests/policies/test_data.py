@@ -87,3 +87,12 @@ def test_compliant_data_resource_passes(pack: PolicyPack, record: ResourceRecord
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
     assert found == [], explain(record.urn, found)
+
+
+def test_topic_with_aws_managed_key_is_blocked(pack: PolicyPack) -> None:
+    topic = resource("aws:sns/topic:Topic", "alerts", {"kmsMasterKeyId": "alias/aws/sns"})
+
+    found = pack.analyze(topic, DEFAULT_PROVIDER)
+
+    assert policies(found) == ["sns-topic-kms"], explain(topic.urn, found)
+    assert "AWS-managed" in found[0].message

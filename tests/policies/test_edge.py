@@ -501,3 +501,74 @@ def test_compliant_listener_passes(pack: PolicyPack) -> None:
     found = pack.analyze(listener, DEFAULT_PROVIDER)
 
     assert found == [], explain(listener.urn, found)
+
+
+# --- nlb-internal ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "balancer",
+    [
+        pytest.param(load_balancer(loadBalancerType="network", internal=False), id="false"),
+        pytest.param(without(load_balancer(loadBalancerType="network"), "internal"), id="absent"),
+        pytest.param(
+            load_balancer(token=ALB_ALIAS, loadBalancerType="network", internal=False), id="alias"
+        ),
+    ],
+)
+def test_internet_facing_nlb_is_blocked(pack: PolicyPack, balancer: ResourceRecord) -> None:
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert policies(found) == ["nlb-internal"], explain(balancer.urn, found)
+    assert balancer.name in found[0].message
+
+
+@pytest.mark.parametrize("kind", ["network", "gateway"])
+def test_internal_nlb_and_gateway_lb_pass(pack: PolicyPack, kind: str) -> None:
+    balancer = load_balancer(loadBalancerType=kind)
+    if kind == "gateway":
+        balancer = without(balancer, "internal")
+
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert found == [], explain(balancer.urn, found)
+
+
+# --- cloudfront-vpc-origin-https -------------------------------------------------------------
+
+VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
+
+
+def _vpc_origin(policy: str = "https-only", protocols: Any = ("TLSv1.2",)) -> ResourceRecord:
+    endpoint = {
+        "arn": "arn:aws:elasticloadbalancing:api-alb",
+        "name": "api-alb",
+        "httpPort": 80,
+        "httpsPort": 443,
+        "originProtocolPolicy": policy,
+        "originSslProtocols": {"items": list(protocols), "quantity": len(protocols)},
+    }
+    return resource(VPC_ORIGIN, "api-origin", {"vpcOriginEndpointConfig": endpoint})
+
+
+def test_https_vpc_origin_passes(pack: PolicyPack) -> None:
+    origin = _vpc_origin()
+
+    found = pack.analyze(origin, DEFAULT_PROVIDER)
+
+    assert found == [], explain(origin.urn, found)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        pytest.param(_vpc_origin(policy="http-only"), id="http-only"),
+        pytest.param(_vpc_origin(policy="match-viewer"), id="match-viewer"),
+        pytest.param(_vpc_origin(protocols=("TLSv1", "TLSv1.2")), id="tls-v1"),
+        pytest.param(_vpc_origin(protocols=()), id="no-protocols"),
+    ],
+)
+def test_weak_vpc_origin_is_blocked(pack: PolicyPack, origin: ResourceRecord) -> None:
+    found = pack.analyze(origin, DEFAULT_PROVIDER)
+
+    assert policies(found) == ["cloudfront-vpc-origin-https"], explain(origin.urn, found)

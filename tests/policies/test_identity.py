@@ -69,3 +69,69 @@ def test_named_actions_pass(pack: PolicyPack, document: str) -> None:
         found = pack.analyze(record, DEFAULT_PROVIDER)
 
         assert found == [], explain(record.urn, found)
+
+
+# --- resource-policy-no-public-principal -----------------------------------------------------
+
+PUBLIC = "resource-policy-no-public-principal"
+QUEUE_ARN = "arn:aws:sqs:eu-central-1:111122223333:jobs"
+
+
+def _resource_policies(document: str) -> list[ResourceRecord]:
+    return [
+        resource("aws:sqs/queuePolicy:QueuePolicy", "qp", {"queueUrl": "q", "policy": document}),
+        resource("aws:sns/topicPolicy:TopicPolicy", "tp", {"arn": "t", "policy": document}),
+        resource("aws:kms/key:Key", "k", {"enableKeyRotation": True, "policy": document}),
+        resource("aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "b", "policy": document}),
+        resource("aws:iam/role:Role", "trusting", {"assumeRolePolicy": document}),
+    ]
+
+
+def _open(principal: Any, **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Principal": principal, "Action": "sqs:SendMessage", **extra}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(_document(_open("*")), id="star"),
+        pytest.param(_document(_open({"AWS": "*"})), id="aws-star"),
+        pytest.param(_document(_open({"AWS": ["arn:aws:iam::1:root", "*"]})), id="listed-star"),
+        pytest.param(
+            _document(_open("*", Condition={"Bool": {"aws:SecureTransport": "true"}})),
+            id="condition-that-confines-nothing",
+        ),
+        pytest.param(
+            _document({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}}),
+            id="not-principal",
+        ),
+    ],
+)
+def test_public_principal_is_blocked(pack: PolicyPack, document: str) -> None:
+    for record in _resource_policies(document):
+        found = pack.analyze(record, DEFAULT_PROVIDER)
+
+        assert policies(found) == [PUBLIC], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(_document(_open({"AWS": "arn:aws:iam::111122223333:root"})), id="named"),
+        pytest.param(
+            _document(_open("*", Condition={"StringEquals": {"aws:SourceAccount": "1"}})),
+            id="source-account",
+        ),
+        pytest.param(
+            _document(_open({"AWS": "*"}, Condition={"StringEquals": {"aws:PrincipalOrgID": "o"}})),
+            id="org",
+        ),
+        pytest.param(_document({**_open("*"), "Effect": "Deny"}), id="deny"),
+        pytest.param(_document(_open({"Service": "cloudwatch.amazonaws.com"})), id="service"),
+    ],
+)
+def test_named_or_confined_principal_passes(pack: PolicyPack, document: str) -> None:
+    for record in _resource_policies(document):
+        found = pack.analyze(record, DEFAULT_PROVIDER)
+
+        assert found == [], explain(record.urn, found)

@@ -46,3 +46,44 @@ def test_cluster_ip_service_passes(pack: PolicyPack) -> None:
     found = pack.analyze(record)
 
     assert found == [], explain(record.urn, found)
+
+
+def test_gateway_is_blocked(pack: PolicyPack) -> None:
+    gateway = resource(
+        "kubernetes:gateway.networking.k8s.io/v1:Gateway", "api", {"spec": {"listeners": []}}
+    )
+
+    found = pack.analyze(gateway)
+
+    assert policies(found) == ["k8s-no-ingress"], explain(gateway.urn, found)
+
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        pytest.param({"grafana": {"service": {"type": "LoadBalancer"}}}, "grafana.service.type"),
+        pytest.param({"grafana": {"ingress": {"enabled": True}}}, "grafana.ingress.enabled"),
+        pytest.param({"extra": [{"service": {"type": "LoadBalancer"}}]}, "extra[0].service.type"),
+    ],
+)
+def test_release_asking_for_a_load_balancer_is_blocked(
+    pack: PolicyPack, values: dict[str, object], path: str
+) -> None:
+    release = resource(RELEASE, "prometheus", {"chart": "kube-prometheus-stack", "values": values})
+
+    found = pack.analyze(release)
+
+    assert policies(found) == ["k8s-helm-no-load-balancer"], explain(release.urn, found)
+    assert f"values.{path}" in found[0].message
+
+
+def test_release_without_load_balancer_values_passes(pack: PolicyPack) -> None:
+    values = {"grafana": {"ingress": {"enabled": False}, "service": {"type": "ClusterIP"}}}
+    release = resource(RELEASE, "prometheus", {"chart": "kube-prometheus-stack", "values": values})
+
+    found = pack.analyze(release)
+
+    assert found == [], explain(release.urn, found)

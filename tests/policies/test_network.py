@@ -13,6 +13,7 @@ from tests.policies.builders import (
     group_rule,
     https_from,
     ingress_rule,
+    resource,
     security_group,
 )
 from tests.policies.expect import explain, policies
@@ -79,3 +80,28 @@ def test_unknown_source_at_preview_is_advisory(
     found = preview_pack.analyze(group, DEFAULT_PROVIDER)
 
     assert policies(found, "advisory") == [POLICY], explain(group.urn, found)
+
+
+def test_default_group_open_to_anywhere_is_blocked(pack: PolicyPack) -> None:
+    default = resource(
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "default-sg",
+        {"vpcId": "vpc-0abc", "ingress": [{"protocol": "-1", "cidrBlocks": ["0.0.0.0/0"]}]},
+    )
+
+    found = pack.analyze(default, DEFAULT_PROVIDER)
+
+    assert policies(found) == [POLICY], explain(default.urn, found)
+    assert "defaultSecurityGroup" in found[0].message, explain(default.urn, found)
+
+
+def test_emptied_default_group_passes(pack: PolicyPack) -> None:
+    default = resource(
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "default-sg",
+        {"vpcId": "vpc-0abc", "ingress": [], "egress": []},
+    )
+
+    found = pack.analyze(default, DEFAULT_PROVIDER)
+
+    assert found == [], explain(default.urn, found)

@@ -1,0 +1,91 @@
+"""The mutation runner: every insecure change in the catalogue is blocked by the real pack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tools import mutate
+from tools.analyzer import load_policy_config
+from tools.mutate import RememberingPack, Score, judge, mutated
+from tools.mutations import CATALOGUE, Mutation, Records
+from tools.offline import ROOT, ProgramRun
+
+NO_OP = Mutation("no-op", "changes nothing", lambda records: records)
+
+
+@pytest.fixture(scope="module")
+def prod(plans: dict[str, ProgramRun]) -> Records:
+    return plans["prod"].resources
+
+
+@pytest.fixture(scope="module")
+def prod_pack(plans: dict[str, ProgramRun]) -> Iterator[RememberingPack]:
+    project = plans["prod"].project
+    with RememberingPack(ROOT / "policies", project=project, stack="prod") as pack:
+        pack.configure(load_policy_config(ROOT / "policies" / "config" / "prod.json"))
+        yield pack
+
+
+def _snapshot(records: Records) -> str:
+    return json.dumps([r.to_json() for r in records], sort_keys=True)
+
+
+def test_catalogue_has_sixty_unique_mutations() -> None:
+    names = [m.name for m in CATALOGUE]
+
+    assert len(names) >= 60, len(names)
+    assert len(set(names)) == len(names), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("mutation", CATALOGUE, ids=[m.name for m in CATALOGUE])
+def test_mutation_changes_a_copy_of_the_records(prod: Records, mutation: Mutation) -> None:
+    before = _snapshot(prod)
+
+    after = mutated(mutation, prod)
+
+    assert _snapshot(after) != before, f"{mutation.name} changed nothing"
+    assert _snapshot(prod) == before, f"{mutation.name} changed the plan it was given"
+
+
+def test_every_mutation_is_caught_on_prod(prod: Records, prod_pack: RememberingPack) -> None:
+    score = judge(prod_pack, prod, CATALOGUE)
+
+    missed = {o.mutation.name: o.error or o.mutation.fault for o in score.missed}
+    assert missed == {}, score.line()
+    total = len(CATALOGUE)
+    assert score.line() == f"{total}/{total} mutations caught (100.0 %)"
+
+
+def test_no_op_mutation_is_not_caught(prod: Records, prod_pack: RememberingPack) -> None:
+    score = judge(prod_pack, prod, [NO_OP, CATALOGUE[0]])
+
+    assert [o.mutation.name for o in score.missed] == ["no-op"]
+    assert score.line() == "1/2 mutations caught (50.0 %)"
+
+
+def test_caught_mutation_names_the_new_violation(prod: Records, prod_pack: RememberingPack) -> None:
+    internet_facing = next(m for m in CATALOGUE if m.name == "alb-internal-false")
+
+    score = judge(prod_pack, prod, [internet_facing])
+
+    assert [v.policy for v in score.outcomes[0].new] == ["alb-internal"]
+
+
+def test_runner_exits_one_when_a_mutation_is_missed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(mutate, "CATALOGUE", [NO_OP])
+
+    code = mutate.main(["--stack", "prod"])
+
+    printed = capsys.readouterr().out
+    assert code == mutate.EXIT_MISSED, printed
+    assert "0/1 mutations caught (0.0 %)" in printed
+    assert "not caught: no-op" in printed
+
+
+def test_empty_score_line() -> None:
+    assert Score([]).line() == "0/0 mutations caught (0.0 %)"

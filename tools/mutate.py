@@ -1,0 +1,189 @@
+"""Proves the policy pack by mutation: each insecure change to the plan must be blocked.
+
+    python -m tools.mutate [--stack prod] [--only NAME ...]
+
+The stack's program runs once under the mocks; every mutation in `tools.mutations` is applied to
+a deep copy of what it registered, and the copy goes to one running pack (configured with the
+stack's `policies/config/<stack>.json`) exactly as the plan does. A mutation is caught when the
+pack reports a mandatory violation that the unmutated plan did not have; the unmutated plan
+itself must have none, or nothing could be told apart. Exits 0 only when every mutation is
+caught, 1 when one is not, 2 when the baseline blocks or the program fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from tools.analyzer import PolicyPack, load_policy_config
+from tools.mutations import CATALOGUE, MissingTargetError, Mutation, Records
+from tools.offline import ROOT, run_program
+from tools.records import ResourceRecord, Violation
+
+DEFAULT_STACK = "prod"
+
+EXIT_OK = 0
+EXIT_MISSED = 1
+EXIT_ERROR = 2
+
+
+class BaselineError(Exception):
+    """The unmutated plan already has a mandatory violation."""
+
+
+class RememberingPack(PolicyPack):
+    """A pack that answers `Analyze` once per distinct resource.
+
+    A resource policy sees one resource, its provider and the config, nothing else, so a
+    resource that a mutation left as it was gets the answer it got before; `check` is the
+    pack's own, and `AnalyzeStack` still runs on every whole mutated stack. This makes the
+    catalogue about ninety stack calls instead of some nine thousand resource calls.
+    """
+
+    def __init__(self, pack_dir: Path, *, project: str, stack: str) -> None:
+        super().__init__(pack_dir, project=project, stack=stack)
+        self._answers: dict[str, list[Violation]] = {}
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        self._answers.clear()
+        super().configure(config)
+
+    def analyze(
+        self, resource: ResourceRecord, provider: ResourceRecord | None = None
+    ) -> list[Violation]:
+        seen = [resource.to_json(), resource.custom_timeouts, provider and provider.to_json()]
+        key = json.dumps(seen, sort_keys=True)
+        if key not in self._answers:
+            self._answers[key] = super().analyze(resource, provider)
+        return list(self._answers[key])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the pack said of one mutation: the new mandatory violations, or why none ran."""
+
+    mutation: Mutation
+    new: list[Violation] = field(default_factory=list[Violation])
+    error: str | None = None
+
+    @property
+    def caught(self) -> bool:
+        return bool(self.new)
+
+
+@dataclass(frozen=True)
+class Score:
+    outcomes: list[Outcome]
+
+    @property
+    def caught(self) -> int:
+        return sum(o.caught for o in self.outcomes)
+
+    @property
+    def missed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.caught]
+
+    def line(self) -> str:
+        total = len(self.outcomes)
+        share = 100.0 * self.caught / total if total else 0.0
+        return f"{self.caught}/{total} mutations caught ({share:.1f} %)"
+
+
+def mutated(mutation: Mutation, records: Records) -> Records:
+    """`records` after `mutation`, on a deep copy: the plan itself is never touched."""
+    return mutation.apply(copy.deepcopy(records))
+
+
+def _key(violation: Violation) -> tuple[str, str, str]:
+    return violation.policy, violation.urn, violation.message
+
+
+def judge(pack: PolicyPack, records: Records, catalogue: Sequence[Mutation]) -> Score:
+    """Every mutation of `records` through `pack`, which must already be configured."""
+    baseline = pack.check(records)
+    blocking = [v for v in baseline if v.blocks]
+    if blocking:
+        names = ", ".join(sorted({v.policy for v in blocking}))
+        raise BaselineError(f"the unmutated plan already violates {names}")
+
+    known = {_key(v) for v in baseline}
+    return Score([_try(pack, mutation, records, known) for mutation in catalogue])
+
+
+def _try(
+    pack: PolicyPack, mutation: Mutation, records: Records, known: set[tuple[str, str, str]]
+) -> Outcome:
+    try:
+        changed = mutated(mutation, records)
+    except MissingTargetError as error:
+        return Outcome(mutation, error=str(error))
+
+    new = [v for v in pack.check(changed) if v.blocks and _key(v) not in known]
+    return Outcome(mutation, new)
+
+
+def score_stack(stack: str, catalogue: Sequence[Mutation], root: Path = ROOT) -> Score:
+    """Run `stack`'s program once, then judge every mutation with one pack process."""
+    run = run_program(stack, root)
+    config_path = root / "policies" / "config" / f"{stack}.json"
+    config = load_policy_config(config_path) if config_path.exists() else {}
+
+    with RememberingPack(root / "policies", project=run.project, stack=stack) as pack:
+        pack.configure(config)
+        return judge(pack, run.resources, catalogue)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    catalogue = [m for m in CATALOGUE if not args.only or m.name in args.only]
+
+    try:
+        score = score_stack(args.stack, catalogue)
+    except Exception as error:  # the program, the pack or the baseline: reported, exit 2
+        console.print(f"error: {error}", markup=False)
+        return EXIT_ERROR
+
+    for outcome in score.outcomes:
+        _print_outcome(console, outcome)
+    console.print(score.line(), markup=False)
+    if score.missed:
+        console.print(f"not caught: {', '.join(o.mutation.name for o in score.missed)}")
+        return EXIT_MISSED
+    return EXIT_OK
+
+
+def _print_outcome(console: Console, outcome: Outcome) -> None:
+    name = outcome.mutation.name
+    if outcome.caught:
+        policies = ", ".join(sorted({v.policy for v in outcome.new}))
+        console.print(f"  caught  {name:<36} {policies}", markup=False)
+    else:
+        why = outcome.error or outcome.mutation.fault
+        console.print(f"  MISSED  {name:<36} {why}", markup=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.mutate",
+        description="Apply insecure mutations to a stack's plan; each must be blocked.",
+    )
+    parser.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help=f"the stack whose plan is mutated (default: {DEFAULT_STACK})",
+    )
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutations")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,859 @@
+"""The catalogue of insecure mutations that `tools.mutate` proves the policy pack catches.
+
+Each mutation makes one security-relevant property of the prod plan insecure: a flag flipped, a
+range widened, a country added, an encryption block dropped, a second way in added. It works on
+a deep copy of the recorded resources, edits inputs and outputs alike (the pack reads inputs in
+`Analyze` and outputs in `AnalyzeStack`), and builds any resource it adds as the recorder would
+have: URN from the mock monitor's scheme, parent and provider of a sibling, outputs from the
+same mocks that answered the real run.
+
+TODO(#6): no mutation touches pod security (privileged containers, host namespaces, a namespace
+relabelled `privileged`) or EBS encryption of node volumes: the pack has no policy for them yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pulumi.runtime.mocks import MockResourceArgs
+
+from tools.mocks import Account, PlatformMocks
+from tools.records import PROVIDER_PREFIX, ResourceRecord
+
+Records = list[ResourceRecord]
+# A resource to mutate: its type token and a part of its name.
+Target = tuple[str, str]
+Mutate = Callable[[Records], Records]
+
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LB_ALIAS = "aws:alb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+DIST = "aws:cloudfront/distribution:Distribution"
+VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
+EKS = "eks:index:Cluster"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+KEY = "aws:kms/key:Key"
+QUEUE = "aws:sqs/queue:Queue"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+ANY_V4, ANY_V6 = "0.0.0.0/0", "::/0"
+OTHER_PREFIX_LIST = "pl-0123456789abcdef0"
+US_ORIGIN_FACING = "pl-3b927c52"  # the origin-facing list of us-east-1, not of the ALB's region
+STRANGE_GROUP = "sg-0f1e2d3c4b5a69788"
+
+
+class MissingTargetError(LookupError):
+    """The plan has no resource a mutation needs: the catalogue and the program disagree."""
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    fault: str
+    apply: Mutate
+
+
+# --- finding and editing records ------------------------------------------------------------
+
+
+def find(records: Records, token: str, part: str = "") -> ResourceRecord:
+    """The first resource of `token` whose name holds `part`."""
+    for record in records:
+        if record.type == token and part in record.name:
+            return record
+    raise MissingTargetError(f"no {token} named *{part}* in the plan")
+
+
+def _states(record: ResourceRecord) -> list[dict[str, Any]]:
+    """Where a property lives: inputs, and outputs when the resource has any."""
+    return [record.inputs, record.outputs] if record.outputs else [record.inputs]
+
+
+def _parent_of(state: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+    *steps, last = path.split(".")
+    current = state
+    for step in steps:
+        current = current.setdefault(step, {})
+    return current, last
+
+
+def put(record: ResourceRecord, path: str, value: Any) -> None:
+    """Set the dotted `path` of `record`, creating objects on the way."""
+    for state in _states(record):
+        parent, key = _parent_of(state, path)
+        parent[key] = json.loads(json.dumps(value))
+
+
+def drop(record: ResourceRecord, path: str) -> None:
+    for state in _states(record):
+        parent, key = _parent_of(state, path)
+        parent.pop(key, None)
+
+
+def retype(records: Records, record: ResourceRecord, token: str) -> Records:
+    """The same resource registered under another type token (an alias), URN to match."""
+    urn = record.urn.replace(f"${record.type}::", f"${token}::")
+    return [dataclasses.replace(r, type=token, urn=urn) if r is record else r for r in records]
+
+
+def add(
+    records: Records,
+    sibling: ResourceRecord,
+    token: str,
+    name: str,
+    inputs: dict[str, Any],
+    *,
+    links: Mapping[str, Sequence[ResourceRecord]] | None = None,
+) -> Records:
+    """`records` and a new resource beside `sibling`: same parent and provider, mock outputs."""
+    links = links or {}
+    # The mock monitor's scheme: the parent's own type, `$`, the new type.
+    stack_and_project = "::".join(sibling.urn.split("::")[:2])
+    parent_type = (sibling.parent or "").split("::")[2].split("$")[-1]
+    urn = f"{stack_and_project}::{parent_type}${token}::{name}"
+    resource_id, outputs = _mocks(records).new_resource(
+        MockResourceArgs(typ=token, name=name, inputs=inputs, custom=True)
+    )
+    deps = {key: tuple(r.urn for r in linked) for key, linked in links.items()}
+    record = ResourceRecord(
+        urn=urn,
+        type=token,
+        name=name,
+        custom=True,
+        parent=sibling.parent,
+        provider=sibling.provider,
+        id=resource_id,
+        inputs=inputs,
+        outputs=outputs,
+        dependencies=tuple(dict.fromkeys(u for urns in deps.values() for u in urns)),
+        property_dependencies=deps,
+    )
+    return [*records, record]
+
+
+def _mocks(records: Records) -> PlatformMocks:
+    """The mocks the recorder used, for the account and region of the stack's AWS provider."""
+    aws = next(r for r in records if r.type == f"{PROVIDER_PREFIX}aws")
+    accounts = cast(list[str], aws.inputs.get("allowedAccountIds") or ["123456789012"])
+    return PlatformMocks(Account(account_id=str(accounts[0]), region=str(aws.inputs["region"])))
+
+
+def _document(record: ResourceRecord, key: str = "policy") -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(record.inputs[key]))
+
+
+def _with_statement(record: ResourceRecord, statement: dict[str, Any], key: str = "policy") -> None:
+    document = _document(record, key)
+    document["Statement"] = [*document["Statement"], statement]
+    put(record, key, json.dumps(document))
+
+
+# --- mutation factories ---------------------------------------------------------------------
+
+
+def setting(name: str, target: Target, path: str, value: Any, fault: str) -> Mutation:
+    """A mutation that sets one property of one resource."""
+
+    def apply(records: Records) -> Records:
+        put(find(records, *target), path, value)
+        return records
+
+    return Mutation(name, fault, apply)
+
+
+def removal(name: str, target: Target, path: str, fault: str) -> Mutation:
+    """A mutation that leaves one property of one resource out."""
+
+    def apply(records: Records) -> Records:
+        record = find(records, *target)
+        before = json.dumps(record.inputs, sort_keys=True)
+        drop(record, path)
+        if json.dumps(record.inputs, sort_keys=True) == before:
+            raise MissingTargetError(f"{record.urn} has no {path} to remove")
+        return records
+
+    return Mutation(name, fault, apply)
+
+
+def edit(name: str, fault: str) -> Callable[[Mutate], Mutation]:
+    """A decorator turning a records-to-records function into a named mutation."""
+
+    def wrap(apply: Mutate) -> Mutation:
+        return Mutation(name, fault, apply)
+
+    return wrap
+
+
+# --- the edge: load balancers and listeners -------------------------------------------------
+
+
+@edit("alb-alias-token-internet-facing", "the ALB registered under the aws:alb alias, public")
+def _alb_alias(records: Records) -> Records:
+    balancer = find(records, LB, "alb")
+    put(balancer, "internal", False)
+    return retype(records, balancer, LB_ALIAS)
+
+
+@edit("alb-no-security-group", "the ALB names no security group (AWS uses the default one)")
+def _alb_no_group(records: Records) -> Records:
+    balancer = find(records, LB, "alb")
+    put(balancer, "securityGroups", [])
+    balancer.property_dependencies["securityGroups"] = ()
+    return records
+
+
+@edit("alb-foreign-security-group", "the ALB is also guarded by a group outside the stack")
+def _alb_foreign_group(records: Records) -> Records:
+    balancer = find(records, LB, "alb")
+    put(balancer, "securityGroups", [*balancer.inputs["securityGroups"], STRANGE_GROUP])
+    return records
+
+
+def _balancer(name: str, fault: str, **inputs: Any) -> Mutation:
+    """A mutation adding a load balancer beside the ALB, in the public subnets."""
+
+    def apply(records: Records) -> Records:
+        alb = find(records, LB, "alb")
+        subnets = [
+            r.id for r in records if r.type == "aws:ec2/subnet:Subnet" and "public" in r.name
+        ]
+        props = {"subnets": subnets, "enableDeletionProtection": True, **inputs}
+        return add(records, alb, LB, f"{alb.name}-{name}", props)
+
+    return Mutation(name, fault, apply)
+
+
+def _listener(name: str, fault: str, **inputs: Any) -> Mutation:
+    """A mutation adding a listener to the ALB."""
+
+    def apply(records: Records) -> Records:
+        alb, https = find(records, LB, "alb"), find(records, LISTENER)
+        props = {"loadBalancerArn": alb.outputs["arn"], **inputs}
+        props["defaultActions"] = https.inputs["defaultActions"]
+        links = {"loadBalancerArn": [alb]}
+        return add(records, https, LISTENER, f"{https.name}-{name}", props, links=links)
+
+    return Mutation(name, fault, apply)
+
+
+EDGE_BALANCERS = [
+    setting("alb-internal-false", (LB, "alb"), "internal", False, "the ALB faces the internet"),
+    removal("alb-internal-absent", (LB, "alb"), "internal", "`internal` left out: public"),
+    _alb_alias,
+    setting(
+        "alb-drop-invalid-headers-false",
+        *((LB, "alb"), "dropInvalidHeaderFields", False),
+        "the ALB forwards invalid headers",
+    ),
+    removal(
+        "alb-drop-invalid-headers-absent",
+        *((LB, "alb"), "dropInvalidHeaderFields"),
+        "invalid headers forwarded by default",
+    ),
+    setting(
+        "alb-deletion-protection-off",
+        *((LB, "alb"), "enableDeletionProtection", False),
+        "the prod ALB can be deleted",
+    ),
+    removal(
+        "alb-deletion-protection-absent",
+        *((LB, "alb"), "enableDeletionProtection"),
+        "deletion protection off by default",
+    ),
+    _alb_no_group,
+    _alb_foreign_group,
+    _balancer(
+        "nlb-internet-facing",
+        "a public network load balancer beside the ALB",
+        loadBalancerType="network",
+        internal=False,
+    ),
+    _balancer(
+        "nlb-internal-absent",
+        "a network load balancer, `internal` unset",
+        loadBalancerType="network",
+    ),
+    _balancer(
+        "alb-second-public",
+        "a second application load balancer, public, with no security group",
+        loadBalancerType="application",
+        internal=False,
+        dropInvalidHeaderFields=True,
+    ),
+    setting("listener-http", (LISTENER, ""), "protocol", "HTTP", "the listener speaks plain HTTP"),
+    removal("listener-protocol-absent", (LISTENER, ""), "protocol", "no protocol: HTTP"),
+    setting(
+        "listener-tls-2016-policy",
+        *((LISTENER, ""), "sslPolicy", "ELBSecurityPolicy-2016-08"),
+        "the 2016 default policy (TLS 1.0)",
+    ),
+    setting(
+        "listener-tls12-only-policy",
+        *((LISTENER, ""), "sslPolicy", "ELBSecurityPolicy-TLS-1-2-2017-01"),
+        "a TLS 1.2 policy without TLS 1.3",
+    ),
+    removal("listener-ssl-policy-absent", (LISTENER, ""), "sslPolicy", "AWS's 2016 default policy"),
+    _listener("listener-extra-http", "a second, plain-HTTP listener", protocol="HTTP", port=80),
+]
+
+
+# --- the edge: the ALB's security group, through all three rule shapes ----------------------
+
+
+def _inline(name: str, fault: str, rule: dict[str, Any]) -> Mutation:
+    """A mutation giving the ALB's group an inline ingress block."""
+
+    def apply(records: Records) -> Records:
+        put(find(records, SG, "alb-sg"), "ingress", [rule])
+        return records
+
+    return Mutation(name, fault, apply)
+
+
+def _rule(name: str, fault: str, token: str, *, linked: bool = True, **inputs: Any) -> Mutation:
+    """A mutation adding a separate rule resource on the ALB's group."""
+
+    def apply(records: Records) -> Records:
+        group = find(records, SG, "alb-sg")
+        props = {"securityGroupId": group.id, **_https(token), **inputs}
+        links = {"securityGroupId": [group]} if linked else {}
+        return add(records, group, token, f"{group.name}-{name}", props, links=links)
+
+    return Mutation(name, fault, apply)
+
+
+def _https(token: str) -> dict[str, Any]:
+    if token == SG_RULE:
+        return {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443}
+    return {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443}
+
+
+def _existing(name: str, fault: str, **changes: Any) -> Mutation:
+    """A mutation rewriting the ALB group's one ingress rule (None removes a property)."""
+
+    def apply(records: Records) -> Records:
+        rule = find(records, SG_INGRESS, "alb-from-cloudfront")
+        for key, value in changes.items():
+            if value is None:
+                drop(rule, key)
+            else:
+                put(rule, key, value)
+        return records
+
+    return Mutation(name, fault, apply)
+
+
+def _tcp(source: str, value: Any, port: int = 443) -> dict[str, Any]:
+    return {"protocol": "tcp", "fromPort": port, "toPort": port, source: value}
+
+
+@edit("default-sg-open", "the VPC's default security group admits the internet")
+def _default_group_open(records: Records) -> Records:
+    rule = {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": [ANY_V4]}
+    put(find(records, DEFAULT_SG), "ingress", [rule])
+    return records
+
+
+@edit("sg-new-group-ssh-anywhere", "a new security group opens SSH to the internet")
+def _ssh_group(records: Records) -> Records:
+    alb_group = find(records, SG, "alb-sg")
+    props = {"vpcId": alb_group.inputs["vpcId"], "ingress": [_tcp("cidrBlocks", [ANY_V4], 22)]}
+    return add(records, alb_group, SG, "matching-bastion-sg", props)
+
+
+SECURITY_GROUPS = [
+    _inline("sg-inline-ipv4-anywhere", "inline 0.0.0.0/0", _tcp("cidrBlocks", [ANY_V4])),
+    _inline("sg-inline-ipv6-anywhere", "inline ::/0", _tcp("ipv6CidrBlocks", [ANY_V6])),
+    _inline(
+        "sg-inline-prefix-list-port-80",
+        "inline origin-facing list on port 80",
+        _tcp("prefixListIds", ["pl-a3a144ca"], 80),
+    ),
+    _rule("sg-rule-ipv4-anywhere", "ingress rule 0.0.0.0/0", SG_INGRESS, cidrIpv4=ANY_V4),
+    _rule("sg-rule-ipv6-anywhere", "ingress rule ::/0", SG_INGRESS, cidrIpv6=ANY_V6),
+    _rule("sg-legacy-rule-ipv4-anywhere", "group rule 0.0.0.0/0", SG_RULE, cidrBlocks=[ANY_V4]),
+    _rule("sg-legacy-rule-ipv6-anywhere", "group rule ::/0", SG_RULE, ipv6CidrBlocks=[ANY_V6]),
+    _rule("sg-legacy-rule-self", "the group admits itself", SG_RULE, self=True),
+    _rule(
+        "sg-referenced-group",
+        "another security group admitted",
+        SG_INGRESS,
+        referencedSecurityGroupId=STRANGE_GROUP,
+    ),
+    _rule("sg-private-range", "a private range admitted", SG_INGRESS, cidrIpv4="10.0.0.0/8"),
+    _rule(
+        "sg-rule-literal-group-id",
+        "a rule naming the group by literal id (no dependency)",
+        SG_INGRESS,
+        linked=False,
+        cidrIpv4="192.0.2.0/24",
+    ),
+    _existing(
+        "sg-existing-rule-to-anywhere",
+        "the CloudFront rule widened to 0.0.0.0/0",
+        prefixListId=None,
+        cidrIpv4=ANY_V4,
+    ),
+    _existing("sg-other-prefix-list", "another prefix list", prefixListId=OTHER_PREFIX_LIST),
+    _existing(
+        "sg-foreign-region-prefix-list",
+        "us-east-1's origin-facing list",
+        prefixListId=US_ORIGIN_FACING,
+    ),
+    _existing("sg-port-80", "the CloudFront rule on port 80", fromPort=80, toPort=80),
+    _existing("sg-all-ports", "the CloudFront rule on every port", fromPort=0, toPort=65535),
+    _existing(
+        "sg-all-protocols",
+        "the CloudFront rule on every protocol",
+        ipProtocol="-1",
+        fromPort=None,
+        toPort=None,
+    ),
+    _default_group_open,
+    _ssh_group,
+]
+
+
+# --- the edge: CloudFront -------------------------------------------------------------------
+
+
+def _geo(name: str, fault: str, geo: dict[str, Any]) -> Mutation:
+    return setting(name, (DIST, ""), "restrictions.geoRestriction", geo, fault)
+
+
+def _add_country(code: str, why: str) -> Mutation:
+    @edit(f"geo-add-{code.lower()}", f"{code} ({why}) added to the whitelist")
+    def apply(records: Records) -> Records:
+        distribution = find(records, DIST)
+        locations = distribution.inputs["restrictions"]["geoRestriction"]["locations"]
+        put(distribution, "restrictions.geoRestriction.locations", [*locations, code])
+        return records
+
+    return apply
+
+
+def _origin(name: str, fault: str, origin: dict[str, Any], *, keep: bool = True) -> Mutation:
+    """A mutation adding an origin to the distribution (or replacing its VPC origin)."""
+
+    def apply(records: Records) -> Records:
+        distribution = find(records, DIST)
+        origins = cast(list[Any], distribution.inputs["origins"]) if keep else []
+        put(distribution, "origins", [*origins, origin])
+        return records
+
+    return Mutation(name, fault, apply)
+
+
+@edit("origin-vpc-and-custom", "the VPC origin also given a customOriginConfig")
+def _mixed_origin(records: Records) -> Records:
+    distribution = find(records, DIST)
+    origin = distribution.inputs["origins"][0]
+    custom = {"httpPort": 80, "httpsPort": 443, "originProtocolPolicy": "http-only"}
+    put(distribution, "origins", [{**origin, "customOriginConfig": custom}])
+    return records
+
+
+@edit("ordered-behaviour-allow-all", "a second cache behaviour lets viewers use HTTP")
+def _ordered_behaviour(records: Records) -> Records:
+    distribution = find(records, DIST)
+    behaviour = {**distribution.inputs["defaultCacheBehavior"], "pathPattern": "/v2/*"}
+    put(distribution, "orderedCacheBehaviors", [{**behaviour, "viewerProtocolPolicy": "allow-all"}])
+    return records
+
+
+@edit("distribution-second-unguarded", "a second distribution: no WAF, no geo, default cert")
+def _second_distribution(records: Records) -> Records:
+    distribution = find(records, DIST)
+    props = {
+        key: distribution.inputs[key]
+        for key in ("enabled", "origins", "defaultCacheBehavior")
+        if key in distribution.inputs
+    }
+    props["restrictions"] = {"geoRestriction": {"restrictionType": "none"}}
+    props["viewerCertificate"] = {"cloudfrontDefaultCertificate": True}
+    return add(records, distribution, DIST, f"{distribution.name}-preview", props)
+
+
+_HTTP_ORIGIN = {
+    "httpPort": 80,
+    "httpsPort": 443,
+    "originProtocolPolicy": "http-only",
+    "originSslProtocols": ["TLSv1.2"],
+}
+
+CLOUDFRONT = [
+    _add_country("GB", "left the EU"),
+    _add_country("CH", "neither EU nor EEA"),
+    _add_country("US", "outside Europe"),
+    _add_country("EL", "the EU's own code for Greece, unknown to CloudFront"),
+    _add_country("NO", "EEA, not EU"),
+    _geo(
+        "geo-blacklist",
+        "geo restriction turned into a blacklist",
+        {"restrictionType": "blacklist", "locations": ["RU"]},
+    ),
+    _geo("geo-type-none", "geo restriction switched off", {"restrictionType": "none"}),
+    removal("geo-removed", (DIST, ""), "restrictions", "no geo restriction at all"),
+    _geo("geo-empty-whitelist", "a whitelist with no locations", {"restrictionType": "whitelist"}),
+    removal("waf-removed", (DIST, ""), "webAclId", "no WAF"),
+    setting("waf-empty", (DIST, ""), "webAclId", "", "an empty web ACL id"),
+    setting(
+        "viewer-allow-all",
+        *((DIST, ""), "defaultCacheBehavior.viewerProtocolPolicy", "allow-all"),
+        "viewers may use HTTP",
+    ),
+    _ordered_behaviour,
+    setting(
+        "viewer-tls-v1",
+        *((DIST, ""), "viewerCertificate.minimumProtocolVersion", "TLSv1"),
+        "viewers down to TLS 1.0",
+    ),
+    setting(
+        "viewer-tls-2019",
+        *((DIST, ""), "viewerCertificate.minimumProtocolVersion", "TLSv1.2_2019"),
+        "TLS 1.2 with the 2019 ciphers",
+    ),
+    setting(
+        "viewer-default-certificate",
+        *((DIST, ""), "viewerCertificate", {"cloudfrontDefaultCertificate": True}),
+        "the *.cloudfront.net certificate (TLS 1.0)",
+    ),
+    _origin(
+        "origin-s3-bucket",
+        "an S3 bucket origin added",
+        {
+            "originId": "static",
+            "domainName": "matching-static.s3.eu-central-1.amazonaws.com",
+            "s3OriginConfig": {"originAccessIdentity": ""},
+        },
+    ),
+    _origin(
+        "origin-custom-http",
+        "the VPC origin replaced by a public custom origin over HTTP",
+        {
+            "originId": "matching-alb",
+            "domainName": "matching-alb-123.eu-central-1.elb.amazonaws.com",
+            "customOriginConfig": _HTTP_ORIGIN,
+        },
+        keep=False,
+    ),
+    _mixed_origin,
+    _second_distribution,
+    setting(
+        "vpc-origin-http-only",
+        *((VPC_ORIGIN, ""), "vpcOriginEndpointConfig.originProtocolPolicy", "http-only"),
+        "CloudFront reaches the ALB over HTTP",
+    ),
+    setting(
+        "vpc-origin-tls-v1",
+        *((VPC_ORIGIN, ""), "vpcOriginEndpointConfig.originSslProtocols"),
+        {"items": ["TLSv1", "TLSv1.2"], "quantity": 2},
+        "CloudFront may reach the ALB over TLS 1.0",
+    ),
+]
+
+
+# --- the cluster and its nodes --------------------------------------------------------------
+
+
+@edit("eks-raw-cluster-public", "an aws.eks.Cluster beside the component, public endpoint")
+def _raw_cluster(records: Records) -> Records:
+    component = find(records, EKS)
+    props = {
+        "roleArn": find(records, ROLE, "system-node-role").outputs["arn"],
+        "vpcConfig": {
+            "subnetIds": component.inputs["privateSubnetIds"],
+            "endpointPublicAccess": True,
+            "endpointPrivateAccess": True,
+        },
+        "encryptionConfig": {
+            "resources": ["secrets"],
+            "provider": {"keyArn": component.inputs["encryptionConfigKeyArn"]},
+        },
+        "enabledClusterLogTypes": component.inputs["enabledClusterLogTypes"],
+    }
+    return add(
+        records, find(records, LAUNCH_TEMPLATE), "aws:eks/cluster:Cluster", "matching-eks-2", props
+    )
+
+
+@edit("ec2nodeclass-imdsv1", "a Karpenter EC2NodeClass that allows IMDSv1")
+def _node_class(records: Records) -> Records:
+    sibling = find(records, DEPLOYMENT)
+    props = {
+        "apiVersion": "karpenter.k8s.aws/v1",
+        "kind": "EC2NodeClass",
+        "metadata": {"name": "general"},
+        "spec": {
+            "role": "matching-karpenter-node",
+            "amiSelectorTerms": [{"alias": "al2023@latest"}],
+            "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": "matching-prod"}}],
+            "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "matching-prod"}}],
+            "metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 1},
+        },
+    }
+    token = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+    return add(records, sibling, token, "matching-general-nodes", props)
+
+
+CLUSTER = [
+    setting("eks-public-endpoint-on", (EKS, ""), "endpointPublicAccess", True, "public API"),
+    removal("eks-public-endpoint-absent", (EKS, ""), "endpointPublicAccess", "public by default"),
+    setting(
+        "eks-private-endpoint-off", (EKS, ""), "endpointPrivateAccess", False, "no private API"
+    ),
+    removal("eks-secrets-encryption-removed", (EKS, ""), "encryptionConfigKeyArn", "plain secrets"),
+    setting(
+        "eks-audit-log-dropped",
+        *((EKS, ""), "enabledClusterLogTypes", ["api", "authenticator"]),
+        "audit, controllerManager and scheduler logs off",
+    ),
+    removal("eks-logs-removed", (EKS, ""), "enabledClusterLogTypes", "no control-plane logs"),
+    _raw_cluster,
+    setting(
+        "launch-template-imdsv1",
+        *((LAUNCH_TEMPLATE, ""), "metadataOptions.httpTokens", "optional"),
+        "system nodes allow IMDSv1",
+    ),
+    setting(
+        "launch-template-hop-limit-2",
+        *((LAUNCH_TEMPLATE, ""), "metadataOptions.httpPutResponseHopLimit", 2),
+        "pods can reach the node's metadata credentials",
+    ),
+    removal(
+        "launch-template-metadata-defaults",
+        *((LAUNCH_TEMPLATE, ""), "metadataOptions"),
+        "EC2's defaults: IMDSv1 allowed",
+    ),
+    _node_class,
+]
+
+
+# --- data: keys, queues, topics -------------------------------------------------------------
+
+
+@edit("kms-key-policy-public", "the alert key's policy lets any AWS principal decrypt")
+def _public_key(records: Records) -> Records:
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    _with_statement(find(records, KEY, "alerts-key"), statement)
+    return records
+
+
+@edit("queue-policy-public", "the queue's policy lets any AWS principal send")
+def _public_queue(records: Records) -> Records:
+    policy = find(records, QUEUE_POLICY, "queue-tls-only")
+    arn = find(records, QUEUE, "queue").outputs["arn"]
+    statement = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage"}
+    _with_statement(policy, {**statement, "Resource": arn})
+    return records
+
+
+@edit("topic-policy-public", "the alert topic's policy lets anyone subscribe")
+def _public_topic(records: Records) -> Records:
+    policy = find(records, TOPIC_POLICY)
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "sns:Subscribe"}
+    _with_statement(policy, {**statement, "Resource": policy.inputs["arn"]})
+    return records
+
+
+@edit("dlq-redrive-removed", "the work queue loses its dead-letter queue")
+def _no_redrive(records: Records) -> Records:
+    queue = find(records, QUEUE, "queue")
+    drop(queue, "redrivePolicy")
+    queue.property_dependencies.pop("redrivePolicy", None)
+    return records
+
+
+@edit("queue-new-unprotected", "a new queue: AWS-owned encryption, no dead-letter queue")
+def _new_queue(records: Records) -> Records:
+    queue = find(records, QUEUE, "queue")
+    props = {"sqsManagedSseEnabled": True, "visibilityTimeoutSeconds": 150}
+    return add(records, queue, QUEUE, "matching-results", props)
+
+
+@edit("sqs-managed-sse", "the dead-letter queue uses SQS-owned keys instead of ours")
+def _managed_sse(records: Records) -> Records:
+    queue = find(records, QUEUE, "dead-letters")
+    drop(queue, "kmsMasterKeyId")
+    put(queue, "sqsManagedSseEnabled", True)
+    return records
+
+
+DATA = [
+    setting("kms-rotation-off", (KEY, "queue-key"), "enableKeyRotation", False, "no rotation"),
+    removal("kms-rotation-absent", (KEY, "matching-key"), "enableKeyRotation", "rotation off"),
+    _public_key,
+    removal("sqs-kms-removed", (QUEUE, "queue"), "kmsMasterKeyId", "the queue is unencrypted"),
+    setting(
+        "sqs-aws-managed-key",
+        *((QUEUE, "queue"), "kmsMasterKeyId", "alias/aws/sqs"),
+        "the AWS-managed key, not ours",
+    ),
+    _managed_sse,
+    _no_redrive,
+    _new_queue,
+    _public_queue,
+    removal("sns-kms-removed", (TOPIC, ""), "kmsMasterKeyId", "the alert topic is unencrypted"),
+    setting(
+        "sns-aws-managed-key",
+        *((TOPIC, ""), "kmsMasterKeyId", "alias/aws/sns"),
+        "the AWS-managed key: alarms can't publish, no key policy of ours",
+    ),
+    _public_topic,
+]
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+def _grant(name: str, fault: str, statement: dict[str, Any]) -> Mutation:
+    """A mutation adding a statement to the worker's queue policy."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        _with_statement(find(records, ROLE_POLICY, "worker"), statement)
+        return records
+
+    return apply
+
+
+@edit("iam-role-inline-star", "the worker role gets an inline policy allowing everything")
+def _inline_star(records: Records) -> Records:
+    document = {"Version": "2012-10-17", "Statement": [_star("*")]}
+    put(
+        find(records, ROLE, "worker"),
+        "inlinePolicies",
+        [{"name": "debug", "policy": json.dumps(document)}],
+    )
+    return records
+
+
+@edit("iam-managed-policy-star", "a new managed policy allowing every action")
+def _managed_star(records: Records) -> Records:
+    role = find(records, ROLE, "worker")
+    document = {"Version": "2012-10-17", "Statement": [_star("*")]}
+    return add(
+        records, role, "aws:iam/policy:Policy", "matching-admin", {"policy": json.dumps(document)}
+    )
+
+
+@edit("role-trust-any-principal", "the KEDA role may be assumed by any AWS principal")
+def _open_trust(records: Records) -> Records:
+    statement = {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+    _with_statement(find(records, ROLE, "keda-operator"), statement, "assumeRolePolicy")
+    return records
+
+
+def _star(action: str) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": "*"}
+
+
+IDENTITY = [
+    _grant("iam-star-action", 'the worker may do "*"', _star("*")),
+    _grant("iam-service-wildcard", 'the worker may do "sqs:*"', _star("sqs:*")),
+    _grant(
+        "iam-not-action",
+        "the worker may do everything but IAM",
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+    ),
+    _inline_star,
+    _managed_star,
+    _open_trust,
+]
+
+
+# --- Kubernetes objects that make load balancers --------------------------------------------
+
+
+def _manifest(name: str, fault: str, token: str, body: dict[str, Any]) -> Mutation:
+    """A mutation adding a Kubernetes object beside the worker Deployment."""
+
+    api_version, kind = token.split(":", 1)[1].rsplit(":", 1)
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        sibling = find(records, DEPLOYMENT)
+        metadata = {
+            "name": f"matching-{name}",
+            "namespace": sibling.inputs["metadata"]["namespace"],
+        }
+        props = {
+            "apiVersion": api_version,
+            "kind": kind.removesuffix("Patch"),
+            "metadata": metadata,
+        }
+        return add(records, sibling, token, f"matching-{name}", {**props, **body})
+
+    return apply
+
+
+_LB_SERVICE = {"spec": {"type": "LoadBalancer", "ports": [{"port": 443, "targetPort": 8080}]}}
+_INGRESS = {"spec": {"ingressClassName": "alb", "defaultBackend": {"service": {"name": "api"}}}}
+_GATEWAY = {"spec": {"gatewayClassName": "aws-alb", "listeners": [{"name": "https", "port": 443}]}}
+
+KUBERNETES = [
+    _manifest(
+        "k8s-service-load-balancer",
+        "a LoadBalancer Service",
+        "kubernetes:core/v1:Service",
+        _LB_SERVICE,
+    ),
+    _manifest(
+        "k8s-service-patch-load-balancer",
+        "a patch turning a Service into a LoadBalancer",
+        "kubernetes:core/v1:ServicePatch",
+        _LB_SERVICE,
+    ),
+    _manifest(
+        "k8s-ingress",
+        "an Ingress (the controller makes an ALB)",
+        "kubernetes:networking.k8s.io/v1:Ingress",
+        _INGRESS,
+    ),
+    _manifest(
+        "k8s-ingress-extensions-v1beta1",
+        "an Ingress under the old extensions API",
+        "kubernetes:extensions/v1beta1:Ingress",
+        _INGRESS,
+    ),
+    _manifest(
+        "k8s-gateway",
+        "a Gateway API Gateway (the controller makes a load balancer)",
+        "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+        _GATEWAY,
+    ),
+    setting(
+        "helm-grafana-load-balancer",
+        *((RELEASE, "prometheus"), "values.grafana.service.type", "LoadBalancer"),
+        "Grafana exposed through a LoadBalancer Service",
+    ),
+    setting(
+        "helm-grafana-ingress",
+        *((RELEASE, "prometheus"), "values.grafana.ingress.enabled", True),
+        "Grafana exposed through an Ingress",
+    ),
+]
+
+CATALOGUE: list[Mutation] = [
+    *EDGE_BALANCERS,
+    *SECURITY_GROUPS,
+    *CLOUDFRONT,
+    *CLUSTER,
+    *DATA,
+    *IDENTITY,
+    *KUBERNETES,
+]
