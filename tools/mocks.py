@@ -40,6 +40,19 @@ ELB_LOG_ACCOUNTS = {
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 ORIGIN_FACING_ENTRIES = 55
 
+# ARN layouts that do not follow `arn:<p>:<service>:<region>:<account>:<kind>/<name>`: IAM is
+# global, S3 bucket ARNs carry neither region nor account, log groups use `log-group:`.
+_ARN_FORMATS = {
+    "aws:iam/role:Role": "arn:{p}:iam::{a}:role/{n}",
+    "aws:iam/policy:Policy": "arn:{p}:iam::{a}:policy/{n}",
+    "aws:iam/user:User": "arn:{p}:iam::{a}:user/{n}",
+    "aws:s3/bucket:Bucket": "arn:{p}:s3:::{n}",
+    "aws:s3/bucketV2:BucketV2": "arn:{p}:s3:::{n}",
+    "aws:cloudwatch/logGroup:LogGroup": "arn:{p}:logs:{r}:{a}:log-group:{n}",
+    "aws:sns/topic:Topic": "arn:{p}:sns:{r}:{a}:{n}",
+    "aws:eks/cluster:Cluster": "arn:{p}:eks:{r}:{a}:cluster/{n}",
+}
+
 # Id prefixes AWS uses; the pack matches security groups to load balancers by id.
 _ID_PREFIXES = {
     "aws:ec2/vpc:Vpc": "vpc-",
@@ -89,6 +102,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:cloudfront/getResponseHeadersPolicy:getResponseHeadersPolicy": _managed(
                 MANAGED_RESPONSE_HEADERS_POLICIES
             ),
+            "aws:route53/getZone:getZone": self._hosted_zone,
         }
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
@@ -137,12 +151,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return computed
 
     def _arn(self, token: str, resource: str, region: str) -> str:
+        """The ARN AWS gives a resource of `token`; services differ in region and layout."""
+        partition, account = self.account.partition, self.account.account_id
+        special = _ARN_FORMATS.get(token)
+        if special is not None:
+            return special.format(p=partition, r=region, a=account, n=resource)
         service = token.split(":")[1].split("/", maxsplit=1)[0]
         kind = token.rsplit(":", 1)[1].lower()
-        return (
-            f"arn:{self.account.partition}:{service}:{region}:"
-            f"{self.account.account_id}:{kind}/{resource}"
-        )
+        return f"arn:{partition}:{service}:{region}:{account}:{kind}/{resource}"
 
     def _eks_cluster(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         cluster_name = inputs.get("name") or name
@@ -206,6 +222,26 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "state": "available",
             "ownerId": self.account.account_id,
             "tags": vpc.get("tags") or {},
+        }
+
+    def _hosted_zone(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Route 53 answers a public zone's name with a trailing dot and its id without a prefix.
+        name = str(args.get("name", "")).rstrip(".")
+        if not name or args.get("privateZone"):
+            raise LookupError(f"no public hosted zone named {name!r} in this account")
+        zone_id = "Z" + _hex(name, 20).upper()
+        servers = ("ns-1093.awsdns-08.org", "ns-1961.awsdns-53.co.uk", "ns-201.awsdns-25.com")
+        return {
+            "id": zone_id,
+            "zoneId": zone_id,
+            "name": f"{name}.",
+            "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+            "privateZone": False,
+            "nameServers": [*servers, "ns-654.awsdns-18.net"],
+            "resourceRecordSetCount": 4,
+            "callerReference": _hex(name + "ref", 36),
+            "comment": "",
+            "tags": {},
         }
 
     def _prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -335,6 +371,27 @@ def _secret(r: _Registration) -> dict[str, Any]:
     }
 
 
+def _bucket(r: _Registration) -> dict[str, Any]:
+    bucket = r.inputs.get("bucket") or f"{r.name}-{_hex(r.name, 12)}"
+    return {
+        "bucket": bucket,
+        "arn": f"arn:aws:s3:::{bucket}",
+        "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+        "bucketRegionalDomainName": f"{bucket}.s3.{r.account.region}.amazonaws.com",
+    }
+
+
+def _record(r: _Registration) -> dict[str, Any]:
+    # Route 53 reports the name it stored, without the trailing dot, as the record's FQDN.
+    return {"fqdn": str(r.inputs.get("name", r.name)).rstrip(".")}
+
+
+def _event_rule(r: _Registration) -> dict[str, Any]:
+    rule = r.inputs.get("name") or f"{r.name}-{_hex(r.name, 7)}"
+    region, account = r.account.region, r.account.account_id
+    return {"name": rule, "arn": f"arn:aws:events:{region}:{account}:rule/{rule}"}
+
+
 def _named(r: _Registration) -> dict[str, Any]:
     return {"name": r.inputs.get("name") or f"{r.name}-{_hex(r.name, 7)}"}
 
@@ -352,4 +409,7 @@ _EXTRA_OUTPUTS: dict[str, Callable[[_Registration], dict[str, Any]]] = {
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:dynamodb/table:Table": _table,
     "aws:secretsmanager/secret:Secret": _secret,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:route53/record:Record": _record,
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
 }

@@ -128,19 +128,6 @@ ALLOWED: tuple[Allowance, ...] = (
         "make the grant narrower, never wider",
     ),
     Allowance(
-        "RESOURCE_MISMATCH",
-        r"^aws:s3/bucketPolicy:BucketPolicy ",
-        r'"required_format": "arn:\*:s3:::\*/\*"',
-        "TODO(#6): the mocks give buckets a regional ARN with a `bucket/` part; S3's real "
-        "`arn:aws:s3:::name/...` matches the object form",
-    ),
-    Allowance(
-        "UNKNOWN_PRINCIPAL",
-        r"",
-        r"^arn:aws:iam:[a-z]{2}-[a-z]+-[0-9]:",
-        "TODO(#6): the mocks put a region in IAM ARNs, which AWS never does; the role exists",
-    ),
-    Allowance(
         "RESOURCE_STAR",
         r"^aws:iam/rolePolicy:RolePolicy \S*grafana\S* policy$",
         r"cloudwatch:Describe",
