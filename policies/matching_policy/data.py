@@ -21,6 +21,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from matching_policy._props import Verdicts, dependencies, get, known_text
 
@@ -80,37 +81,52 @@ def _redrive(resource: PolicyResource) -> tuple[set[str], set[str]]:
     if resource.resource_type not in (QUEUE, REDRIVE_POLICY):
         return set(), set()
 
+    named = {q.urn for q in dependencies(resource, "redrivePolicy", QUEUE)}
     target = _redrive_target(get(resource.props, "redrivePolicy"))
     if target is None:
-        return set(), set()
+        return set(), named
 
     # A RedrivePolicy resource configures the queue its queueUrl came from.
-    if resource.resource_type == REDRIVE_POLICY:
-        sources = {q.urn for q in dependencies(resource, "queueUrl", QUEUE)}
-    else:
-        sources = {resource.urn}
-    return sources, {target, *(q.urn for q in dependencies(resource, "redrivePolicy", QUEUE))}
+    return _sources(resource), {target, *named}
 
 
 def _check_dead_letters(args: StackValidationArgs, report: ReportViolation) -> None:
     verdicts = Verdicts(report)
     covered: set[str] = set()
+    undecided: set[str] = set()
 
     def collect(resource: PolicyResource) -> None:
-        sources, targets = _redrive(resource)
+        # A redrive policy not known yet (a preview) is built from other resources' outputs,
+        # and the engine names them: its dead-letter queue is among them. So the other
+        # queues can still be judged; only the source queue waits for the value.
+        if resource.resource_type in (QUEUE, REDRIVE_POLICY):
+            covered.update(q.urn for q in dependencies(resource, "redrivePolicy", QUEUE))
+        try:
+            sources, targets = _redrive(resource)
+        except UnknownValueError:
+            undecided.update(_sources(resource))
+            raise
         covered.update(sources | targets)
 
     for resource in args.resources:
         verdicts.judge(resource.urn, collect, resource)
 
     for queue in (r for r in args.resources if r.resource_type == QUEUE):
-        if queue.urn not in covered and known_text(queue.props, "arn") not in covered:
-            verdicts.violation(
-                f"queue '{queue.name}' ({queue.urn}) has no redrivePolicy and is no queue's "
-                "dead-letter queue: a message that keeps failing is lost",
-                queue.urn,
-            )
+        if {queue.urn, known_text(queue.props, "arn")} & (covered | undecided):
+            continue
+        verdicts.violation(
+            f"queue '{queue.name}' ({queue.urn}) has no redrivePolicy and is no queue's "
+            "dead-letter queue: a message that keeps failing is lost",
+            queue.urn,
+        )
     verdicts.close()
+
+
+def _sources(resource: PolicyResource) -> set[str]:
+    """The queues whose redrive `resource` configures."""
+    if resource.resource_type == REDRIVE_POLICY:
+        return {q.urn for q in dependencies(resource, "queueUrl", QUEUE)}
+    return {resource.urn}
 
 
 SQS_DEAD_LETTER = StackValidationPolicy(

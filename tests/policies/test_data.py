@@ -10,7 +10,7 @@ from tests.policies.builders import DEFAULT_PROVIDER, changed, resource, without
 from tests.policies.conftest import Judge, as_cli
 from tests.policies.expect import explain, policies
 from tools.analyzer import PolicyPack
-from tools.records import ResourceRecord
+from tools.records import UNKNOWN, ResourceRecord
 
 QUEUE = "aws:sqs/queue:Queue"
 KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1"
@@ -44,6 +44,23 @@ def test_dead_letter_named_by_literal_arn_passes(pack: PolicyPack) -> None:
     found = as_cli(pack, [DEFAULT_PROVIDER, DLQ, jobs])
 
     assert found == [], explain(jobs.urn, found)
+
+
+def test_unknown_redrive_at_preview_is_advisory_not_a_false_block(judge: Judge) -> None:
+    dlq = changed(DLQ, arn=UNKNOWN)
+    jobs = changed(JOBS, redrivePolicy=UNKNOWN)
+    lonely = _queue("lonely")
+
+    found = judge([DEFAULT_PROVIDER, dlq, jobs, lonely])
+
+    # The engine names what the unknown policy is built from: the dead-letter queue is
+    # cleared, the lonely queue is certainly uncovered, and only `jobs` waits for its value.
+    assert policies(found) == ["sqs-dead-letter"], explain(jobs.urn, found)
+    assert [v.urn for v in found if v.enforcement == "mandatory"] == [lonely.urn]
+    notes = [v.message for v in found if v.enforcement == "advisory"]
+    assert len(notes) == 1, explain(jobs.urn, found)
+    assert "redrivePolicy" in notes[0], "an unknown redrive policy is said, never passed"
+    assert jobs.urn in notes[0]
 
 
 def test_queue_without_dead_letter_is_blocked(judge: Judge) -> None:

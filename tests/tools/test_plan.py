@@ -153,6 +153,8 @@ def test_preview_reports_what_it_could_not_check(
     main(["--stack", "prod", "--preview", "--json", str(out)])
 
     violations = json.loads(out.read_text())["policies"]["violations"]
+    blocking = [v for v in violations if v["enforcement"] == "mandatory"]
+    assert blocking == [], "an unknown value must never look like a violation"
     unchecked = {v["policy"] for v in violations if "during preview" in v["message"]}
     assert "alb-ingress-cloudfront-only" in unchecked, "an unknown group must not pass silently"
     assert capsys.readouterr().out
