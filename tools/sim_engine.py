@@ -84,6 +84,7 @@ def config_for(settings: WorkerSettings) -> SimConfig:
         visibility_timeout_seconds=settings.visibility_timeout_seconds,
         grace_seconds=worker_grace_period_seconds(settings),
         max_receive_count=settings.max_receive_count,
+        headroom_pods=settings.headroom_pods,
     )
 
 

@@ -88,7 +88,7 @@ def _configure(config: SimConfig, args: argparse.Namespace) -> SimConfig:
     return dataclasses.replace(
         config,
         scale_on_in_flight=in_flight,
-        headroom_pods=args.headroom,
+        headroom_pods=config.headroom_pods if args.headroom is None else args.headroom,
         pod_start_seconds=args.pod_start,
         node_provision_seconds=args.node_provision,
         pods_per_node=args.pods_per_node,
@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=1)
     add("--messages", type=int, default=WorkloadSpec.burst_messages, help="burst size")
     add("--rate", type=float, default=WorkloadSpec.steady_rate, help="steady messages/s")
-    add("--headroom", type=int, default=0, help="pods of spare room kept by placeholders")
+    add("--headroom", type=int, help="pods of spare room kept by placeholders (default: stack's)")
     add("--pod-start", type=float, default=POD_START_SECONDS)
     add("--node-provision", type=float, default=NODE_PROVISION_SECONDS)
     add("--pods-per-node", type=int, default=PODS_PER_NODE)
