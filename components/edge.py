@@ -14,12 +14,22 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, policy_document_output
+from components.controllers import TARGET_GROUP_TAG
+from components.edge_dns import alias_records, hosted_zone_id, validated_certificate
+from components.edge_logs import (
+    ALB_LOG_PREFIX,
+    CLOUDFRONT_LOG_PREFIX,
+    LogBucket,
+    alb_log_bucket,
+    cloudfront_log_bucket,
+    waf_logging,
+)
+from components.owner import Owner
 from components.settings import EdgeSettings
 
-# CloudFront is a global service whose control plane lives in us-east-1: a web ACL of scope
-# CLOUDFRONT, the log group it writes to, and the viewer certificate of a distribution must be
-# made there, whatever the stack's region. Everything else here lives in the stack's region.
+# Residency: every resource here lives in the stack's EU region except what CloudFront, a global
+# service run from us-east-1, accepts only there: the web ACL of scope CLOUDFRONT (with the log
+# group WAF writes it to) and the viewer certificate (with its validation).
 CLOUDFRONT_REGION = "us-east-1"
 
 CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
@@ -39,21 +49,12 @@ HTTPS_PORT = 443
 API_TARGET_PORT = 8080
 API_HEALTH_PATH = "/readyz"
 
-# Timeouts above the longest call, so neither the ALB nor CloudFront cuts a request short.
+# The ALB waits this much longer than CloudFront, so it never closes a connection CloudFront may
+# still reuse, nor cuts short a call CloudFront still waits for.
 TIMEOUT_MARGIN_SECONDS = 30
-# CloudFront accepts an origin read timeout up to 60 s by default and up to 180 s once the
-# "response timeout per origin" quota is raised; anything longer cannot pass through CloudFront.
-CLOUDFRONT_MAX_READ_TIMEOUT = 180
-# Below the ALB idle timeout, so CloudFront never reuses a connection the ALB has just closed.
-ORIGIN_KEEPALIVE_SECONDS = 60
 # A VPC origin takes up to ~15 minutes to deploy or delete; twice that before giving up.
 VPC_ORIGIN_TIMEOUT = "30m"
 
-# WAF delivers only to log groups whose name starts with this prefix.
-WAF_LOG_PREFIX = "aws-waf-logs-"
-# Our choice: long enough to investigate an incident reported a quarter later.
-LOG_RETENTION_DAYS = 90
-ALB_LOG_PREFIX = "alb"
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 
@@ -80,7 +81,8 @@ class EdgeIngressArgs:
     region: str
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[str]]
-    longest_task_seconds: int
+    # The cluster whose Load Balancer Controller may register pods in the target group.
+    cluster_name: pulumi.Input[str]
 
 
 class EdgeIngress(pulumi.ComponentResource):
@@ -93,6 +95,8 @@ class EdgeIngress(pulumi.ComponentResource):
     distribution_id: pulumi.Output[str]
     distribution_domain_name: pulumi.Output[str]
     web_acl_arn: pulumi.Output[str]
+    origin_certificate_arn: pulumi.Output[str]
+    viewer_certificate_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: EdgeIngressArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,18 +104,32 @@ class EdgeIngress(pulumi.ComponentResource):
         super().__init__("matching:platform:EdgeIngress", name, None, opts)
         self._name = name
         self._args = args
-        self._read_timeout = _origin_read_timeout(args.longest_task_seconds)
+        self._owner = Owner(name, self)
+        settings = args.settings
+        zone_id = hosted_zone_id(self._owner, settings.hosted_zone)
+        origin_certificate = validated_certificate(
+            self._owner, "origin-cert", settings.origin_hostname, zone_id
+        )
+        viewer_certificate = validated_certificate(
+            self._owner, "viewer-cert", settings.public_hostname, zone_id, CLOUDFRONT_REGION
+        )
 
         security_group = self._alb_security_group()
-        access_logs = self._access_log_bucket()
+        access_logs = alb_log_bucket(
+            self._owner, args.region, settings.log_retention_days, settings.deletion_protection
+        )
         alb = self._load_balancer(security_group, access_logs)
         target_group = self._target_group()
-        listener = self._https_listener(alb, target_group)
+        listener = self._https_listener(alb, target_group, origin_certificate)
 
         web_acl = self._web_acl()
-        self._waf_logging(web_acl)
+        waf_logging(self._owner, web_acl, CLOUDFRONT_REGION, settings.log_retention_days)
         vpc_origin = self._vpc_origin(alb, listener)
-        distribution = self._distribution(vpc_origin, web_acl)
+        viewer_logs = cloudfront_log_bucket(
+            self._owner, settings.log_retention_days, settings.deletion_protection
+        )
+        distribution = self._distribution(vpc_origin, web_acl, viewer_certificate, viewer_logs)
+        alias_records(self._owner, settings.public_hostname, zone_id, distribution)
 
         self.target_group_arn = target_group.arn
         self.alb_arn = alb.arn
@@ -120,6 +138,8 @@ class EdgeIngress(pulumi.ComponentResource):
         self.distribution_id = distribution.id
         self.distribution_domain_name = distribution.domain_name
         self.web_acl_arn = web_acl.arn
+        self.origin_certificate_arn = origin_certificate.certificate_arn
+        self.viewer_certificate_arn = viewer_certificate.certificate_arn
 
         self.register_outputs(
             {
@@ -130,6 +150,8 @@ class EdgeIngress(pulumi.ComponentResource):
                 "distribution_id": self.distribution_id,
                 "distribution_domain_name": self.distribution_domain_name,
                 "web_acl_arn": self.web_acl_arn,
+                "origin_certificate_arn": self.origin_certificate_arn,
+                "viewer_certificate_arn": self.viewer_certificate_arn,
             }
         )
 
@@ -137,8 +159,13 @@ class EdgeIngress(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, **options)
 
     @property
+    def _read_timeout(self) -> int:
+        """How long CloudFront waits for the origin; settings hold it above the longest call."""
+        return self._args.settings.origin_read_timeout_seconds
+
+    @property
     def _idle_timeout(self) -> int:
-        return self._args.longest_task_seconds + TIMEOUT_MARGIN_SECONDS
+        return self._read_timeout + TIMEOUT_MARGIN_SECONDS
 
     def _alb_security_group(self) -> aws.ec2.SecurityGroup:
         """Admits CloudFront on 443 only, and reaches only the API port inside the VPC."""
@@ -180,81 +207,8 @@ class EdgeIngress(pulumi.ComponentResource):
         )
         return group
 
-    def _access_log_bucket(self) -> aws.s3.BucketPolicy:
-        """A private, TLS-only bucket for ALB access logs, encrypted with SSE-S3."""
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        log_writer = aws.elb.get_service_account_output(region=self._args.region, opts=invoke)
-        bucket = aws.s3.Bucket(
-            f"{self._name}-alb-logs",
-            force_destroy=not self._args.settings.deletion_protection,
-            opts=self._child(),
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{self._name}-alb-logs-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._child(),
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{self._name}-alb-logs-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=self._child(),
-        )
-        # ALB log delivery cannot write with a KMS key: SSE-S3 is the only encryption it takes.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{self._name}-alb-logs-encryption",
-            bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=self._child(),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{self._name}-alb-logs-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-access-logs",
-                    "status": "Enabled",
-                    "filter": {"prefix": f"{ALB_LOG_PREFIX}/"},
-                    "expiration": {"days": LOG_RETENTION_DAYS},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
-            opts=self._child(),
-        )
-        return aws.s3.BucketPolicy(
-            f"{self._name}-alb-logs-policy",
-            bucket=bucket.id,
-            policy=policy_document_output(
-                [
-                    Statement(
-                        Sid="DenyInsecureTransport",
-                        Effect="Deny",
-                        Principal={"AWS": "*"},
-                        Action="s3:*",
-                        Resource=[bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        Condition={"Bool": {"aws:SecureTransport": "false"}},
-                    ),
-                    Statement(
-                        Sid="AlbLogDelivery",
-                        Effect="Allow",
-                        Principal={"AWS": log_writer.arn},
-                        Action="s3:PutObject",
-                        Resource=pulumi.Output.format(
-                            "{}/{}/AWSLogs/{}/*", bucket.arn, ALB_LOG_PREFIX, account
-                        ),
-                    ),
-                ]
-            ),
-            opts=self._child(),
-        )
-
     def _load_balancer(
-        self, security_group: aws.ec2.SecurityGroup, access_logs: aws.s3.BucketPolicy
+        self, security_group: aws.ec2.SecurityGroup, access_logs: LogBucket
     ) -> aws.lb.LoadBalancer:
         # The ALB checks that it may write to the bucket when logging is turned on, so it waits
         # for the bucket policy.
@@ -270,8 +224,12 @@ class EdgeIngress(pulumi.ComponentResource):
             idle_timeout=self._idle_timeout,
             enable_http2=True,
             enable_deletion_protection=self._args.settings.deletion_protection,
-            access_logs={"bucket": access_logs.bucket, "prefix": ALB_LOG_PREFIX, "enabled": True},
-            opts=self._child(depends_on=[access_logs]),
+            access_logs={
+                "bucket": access_logs.bucket.bucket,
+                "prefix": ALB_LOG_PREFIX,
+                "enabled": True,
+            },
+            opts=self._child(depends_on=access_logs.ready),
         )
 
     def _target_group(self) -> aws.lb.TargetGroup:
@@ -282,6 +240,8 @@ class EdgeIngress(pulumi.ComponentResource):
             protocol="HTTP",
             port=API_TARGET_PORT,
             vpc_id=self._args.vpc_id,
+            # Lets that cluster's Load Balancer Controller register into this group, and no other.
+            tags={TARGET_GROUP_TAG: self._args.cluster_name},
             # In-flight requests of a pod being removed get as long as the longest call.
             deregistration_delay=self._idle_timeout,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
@@ -299,25 +259,20 @@ class EdgeIngress(pulumi.ComponentResource):
         )
 
     def _https_listener(
-        self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+        self,
+        alb: aws.lb.LoadBalancer,
+        target_group: aws.lb.TargetGroup,
+        certificate: aws.acm.CertificateValidation,
     ) -> aws.lb.Listener:
         # ACM never issues for *.elb.amazonaws.com, so the ALB presents a certificate for an
         # origin hostname of ours, which CloudFront checks against the origin's domain name.
-        # TODO(#3): validation records in the Route 53 zone, and an aws.acm.CertificateValidation
-        # that the listener waits for.
-        certificate = aws.acm.Certificate(
-            f"{self._name}-origin-cert",
-            domain_name=self._args.settings.origin_hostname,
-            validation_method="DNS",
-            opts=self._child(),
-        )
         return aws.lb.Listener(
             f"{self._name}-https",
             load_balancer_arn=alb.arn,
             port=HTTPS_PORT,
             protocol="HTTPS",
             ssl_policy=ALB_TLS_POLICY,
-            certificate_arn=certificate.arn,
+            certificate_arn=certificate.certificate_arn,
             default_actions=[
                 aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
             ],
@@ -357,54 +312,6 @@ class EdgeIngress(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _waf_logging(self, web_acl: aws.wafv2.WebAcl) -> None:
-        """WAF logs in us-east-1, without the clients' credentials."""
-        account = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).account_id
-        # Default CloudWatch encryption: the stack's KMS key lives in another region. Bodies are
-        # never logged, and the authorization header is redacted below.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{self._name}-waf-logs",
-            name=f"{WAF_LOG_PREFIX}{self._name}-{pulumi.get_stack()}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            region=CLOUDFRONT_REGION,
-            opts=self._child(),
-        )
-        delivery = aws.cloudwatch.LogResourcePolicy(
-            f"{self._name}-waf-log-delivery",
-            policy_name=f"{self._name}-{pulumi.get_stack()}-waf-log-delivery",
-            region=CLOUDFRONT_REGION,
-            policy_document=policy_document_output(
-                [
-                    Statement(
-                        Sid="WafLogDelivery",
-                        Effect="Allow",
-                        Principal={"Service": "delivery.logs.amazonaws.com"},
-                        Action=["logs:CreateLogStream", "logs:PutLogEvents"],
-                        Resource=pulumi.Output.concat(log_group.arn, ":*"),
-                        Condition={
-                            "StringEquals": {"aws:SourceAccount": account},
-                            "ArnLike": {
-                                "aws:SourceArn": pulumi.Output.format(
-                                    "arn:aws:logs:{}:{}:*", CLOUDFRONT_REGION, account
-                                )
-                            },
-                        },
-                    )
-                ]
-            ),
-            opts=self._child(),
-        )
-        aws.wafv2.WebAclLoggingConfiguration(
-            f"{self._name}-waf-logging",
-            resource_arn=web_acl.arn,
-            log_destination_configs=[log_group.arn],
-            redacted_fields=[{"single_header": {"name": "authorization"}}],
-            region=CLOUDFRONT_REGION,
-            opts=self._child(depends_on=[delivery]),
-        )
-
     def _vpc_origin(
         self, alb: aws.lb.LoadBalancer, listener: aws.lb.Listener
     ) -> aws.cloudfront.VpcOrigin:
@@ -435,7 +342,11 @@ class EdgeIngress(pulumi.ComponentResource):
         )
 
     def _distribution(
-        self, vpc_origin: aws.cloudfront.VpcOrigin, web_acl: aws.wafv2.WebAcl
+        self,
+        vpc_origin: aws.cloudfront.VpcOrigin,
+        web_acl: aws.wafv2.WebAcl,
+        certificate: aws.acm.CertificateValidation,
+        logs: LogBucket,
     ) -> aws.cloudfront.Distribution:
         settings = self._args.settings
         invoke = pulumi.InvokeOutputOptions(parent=self)
@@ -446,17 +357,8 @@ class EdgeIngress(pulumi.ComponentResource):
         headers_policy = aws.cloudfront.get_response_headers_policy_output(
             name=SECURITY_HEADERS, opts=invoke
         )
-        # TODO(#3): validation records in the Route 53 zone, and the alias record for viewers.
-        certificate = aws.acm.Certificate(
-            f"{self._name}-viewer-cert",
-            domain_name=settings.public_hostname,
-            validation_method="DNS",
-            region=CLOUDFRONT_REGION,
-            opts=self._child(),
-        )
         origin_id = f"{self._name}-alb"
 
-        # TODO(#3): standard logging of viewer requests.
         return aws.cloudfront.Distribution(
             f"{self._name}-cdn",
             enabled=True,
@@ -473,7 +375,9 @@ class EdgeIngress(pulumi.ComponentResource):
                     "vpc_origin_config": {
                         "vpc_origin_id": vpc_origin.id,
                         "origin_read_timeout": self._read_timeout,
-                        "origin_keepalive_timeout": ORIGIN_KEEPALIVE_SECONDS,
+                        # Above the longest call too, and below the ALB's idle timeout, so
+                        # CloudFront never reuses a connection the ALB is closing.
+                        "origin_keepalive_timeout": self._read_timeout,
                     },
                 }
             ],
@@ -494,23 +398,17 @@ class EdgeIngress(pulumi.ComponentResource):
                 }
             },
             viewer_certificate={
-                "acm_certificate_arn": certificate.arn,
+                "acm_certificate_arn": certificate.certificate_arn,
                 "minimum_protocol_version": VIEWER_TLS_POLICY,
                 "ssl_support_method": "sni-only",
             },
-            opts=self._child(),
+            logging_config={
+                "bucket": logs.bucket.bucket_domain_name,
+                "prefix": f"{CLOUDFRONT_LOG_PREFIX}/",
+                "include_cookies": False,
+            },
+            opts=self._child(depends_on=logs.ready),
         )
-
-
-def _origin_read_timeout(longest_task_seconds: int) -> int:
-    timeout = longest_task_seconds + TIMEOUT_MARGIN_SECONDS
-    if timeout > CLOUDFRONT_MAX_READ_TIMEOUT:
-        raise ValueError(
-            f"a {longest_task_seconds} s call cannot pass through CloudFront: the origin read "
-            f"timeout must exceed it by {TIMEOUT_MARGIN_SECONDS} s and stops at "
-            f"{CLOUDFRONT_MAX_READ_TIMEOUT} s"
-        )
-    return timeout
 
 
 def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:

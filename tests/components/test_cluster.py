@@ -1,56 +1,32 @@
-"""DedicatedCluster under the mocks: the network, the key, EKS and the system nodes it declares."""
+"""DedicatedCluster under the mocks: the key, EKS, the system nodes and what every child shares."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Any
 
 import pytest
 
-from components.cluster import (
-    CLUSTER_ADMIN_POLICY,
-    CONTROL_PLANE_LOG_TYPES,
-    WORKER_NODE_POLICIES,
-    DedicatedCluster,
-    DedicatedClusterArgs,
-    carve_subnets,
-)
+from components.cluster import CLUSTER_ADMIN_POLICY, CONTROL_PLANE_LOG_TYPES
+from components.karpenter import WORKER_NODE_POLICIES
+from components.network import DISCOVERY_TAG
 from components.settings import StackSettings
+from tests.components.dedicated_cluster_run import (
+    ADDON,
+    COMPONENT,
+    NAME,
+    build,
+    cluster_name,
+    subnets,
+)
 from tests.conftest import ComponentRunner, of_type, one
 from tools.offline import ProgramRun
-from tools.records import PROVIDER_PREFIX, STACK_TYPE, ResourceRecord
-
-NAME = "matching"
-COMPONENT = "matching:platform:DedicatedCluster"
-NAT_GATEWAYS = {"staging": 1, "prod": 3}
+from tools.records import PROVIDER_PREFIX, STACK_TYPE
 
 
 @pytest.fixture
 def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
-    def body() -> None:
-        DedicatedCluster(
-            NAME,
-            DedicatedClusterArgs(
-                network=settings.network,
-                cluster=settings.cluster,
-                protect_state=settings.is_production,
-            ),
-        )
-
-    return run_component(body)
-
-
-def subnets(run: ProgramRun, role: str) -> list[ResourceRecord]:
-    """Subnets of one role in zone order; registration order varies from run to run."""
-    found = [
-        r for r in of_type(run, "aws:ec2/subnet:Subnet") if r.name.startswith(f"{NAME}-{role}-")
-    ]
-    return sorted(found, key=lambda r: int(r.name.rsplit("-", 1)[1]))
-
-
-def cluster_name(stack: str) -> str:
-    return f"{NAME}-{stack}"
+    return run_component(build(settings))
 
 
 def test_every_child_is_named_after_and_parented_by_the_component(run: ProgramRun) -> None:
@@ -68,87 +44,10 @@ def test_every_child_is_named_after_and_parented_by_the_component(run: ProgramRu
         assert child.parent == component.urn, f"{child.urn} is not a child of {component.urn}"
 
 
-def test_one_private_and_one_public_subnet_per_zone(
-    run: ProgramRun, settings: StackSettings, stack: str
-) -> None:
-    vpc = one(run, "aws:ec2/vpc:Vpc")
-    network = ipaddress.IPv4Network(vpc.inputs["cidrBlock"])
-    private, public = subnets(run, "private"), subnets(run, "public")
-    zones = settings.network.availability_zones
-
-    assert network == ipaddress.IPv4Network(settings.network.vpc_cidr), vpc.urn
-    assert len(private) == len(public) == zones
-    for group in (private, public):
-        assert len({s.inputs["availabilityZone"] for s in group}) == zones, "zones repeat"
-    cidrs = [ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in private + public]
-    for index, cidr in enumerate(cidrs):
-        assert cidr.subnet_of(network), f"{cidr} lies outside {network}"
-        assert not any(cidr.overlaps(other) for other in cidrs[index + 1 :]), f"{cidr} overlaps"
-    for subnet in private:
-        assert subnet.inputs["tags"]["kubernetes.io/role/internal-elb"] == "1", subnet.urn
-        assert subnet.inputs["tags"]["karpenter.sh/discovery"] == cluster_name(stack), subnet.urn
-        assert subnet.inputs["mapPublicIpOnLaunch"] is False, subnet.urn
-    for subnet in public:
-        assert subnet.inputs["tags"]["kubernetes.io/role/elb"] == "1", subnet.urn
-        assert "karpenter.sh/discovery" not in subnet.inputs["tags"], subnet.urn
-
-
-def test_nat_gateways_per_stack_and_private_routes_through_them(
-    run: ProgramRun, stack: str
-) -> None:
-    nats = of_type(run, "aws:ec2/natGateway:NatGateway")
-    public_ids = {s.id for s in subnets(run, "public")}
-    nat_ids = {n.id for n in nats}
-    private_tables = [
-        r for r in of_type(run, "aws:ec2/routeTable:RouteTable") if "-private-" in r.name
-    ]
-
-    assert len(nats) == NAT_GATEWAYS[stack]
-    assert len(of_type(run, "aws:ec2/eip:Eip")) == NAT_GATEWAYS[stack]
-    for nat in nats:
-        assert nat.inputs["subnetId"] in public_ids, f"{nat.urn} is not in a public subnet"
-    assert len(private_tables) == len(subnets(run, "private"))
-    for table in private_tables:
-        (route,) = table.inputs["routes"]
-        assert route["cidrBlock"] == "0.0.0.0/0", table.urn
-        assert route["natGatewayId"] in nat_ids, f"{table.urn} does not route through a NAT"
-        assert "gatewayId" not in route, f"{table.urn} routes to the internet gateway"
-    if stack == "prod":
-        zone_of_subnet = {s.id: s.inputs["availabilityZone"] for s in subnets(run, "public")}
-        zone_of_nat = {n.id: zone_of_subnet[n.inputs["subnetId"]] for n in nats}
-        for index, subnet in enumerate(subnets(run, "private")):
-            table = one(run, "aws:ec2/routeTable:RouteTable", f"{NAME}-private-rt-{index}")
-            nat = table.inputs["routes"][0]["natGatewayId"]
-            assert zone_of_nat[nat] == subnet.inputs["availabilityZone"], (
-                f"{table.urn} leaves its zone for NAT"
-            )
-
-
-def test_public_subnets_route_to_the_internet_gateway(run: ProgramRun) -> None:
-    gateway = one(run, "aws:ec2/internetGateway:InternetGateway")
-    table = one(run, "aws:ec2/routeTable:RouteTable", f"{NAME}-public-rt")
-    associated = {
-        r.inputs["subnetId"]
-        for r in of_type(run, "aws:ec2/routeTableAssociation:RouteTableAssociation")
-        if r.inputs["routeTableId"] == table.id
-    }
-
-    assert gateway.inputs["vpcId"] == one(run, "aws:ec2/vpc:Vpc").id, gateway.urn
-    assert table.inputs["routes"] == [{"cidrBlock": "0.0.0.0/0", "gatewayId": gateway.id}]
-    assert associated == {s.id for s in subnets(run, "public")}, table.urn
-
-
-def test_default_security_group_allows_nothing(run: ProgramRun) -> None:
-    group = one(run, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-
-    assert group.inputs.get("ingress", []) == [], group.urn
-    assert group.inputs.get("egress", []) == [], group.urn
-
-
 def test_key_rotates_and_lets_only_this_accounts_log_groups_encrypt(
     run: ProgramRun, settings: StackSettings
 ) -> None:
-    key = one(run, "aws:kms/key:Key")
+    key = one(run, "aws:kms/key:Key", f"{NAME}-key")
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     logs = statements["CloudWatchLogsEncrypt"]
     account = settings.cluster.admin_role_arns[0].split(":")[4]
@@ -165,27 +64,6 @@ def test_key_rotates_and_lets_only_this_accounts_log_groups_encrypt(
     }, key.urn
 
 
-def test_logs_are_encrypted_and_expire(
-    run: ProgramRun, settings: StackSettings, stack: str
-) -> None:
-    key = one(run, "aws:kms/key:Key")
-    groups = {g.inputs["name"]: g for g in of_type(run, "aws:cloudwatch/logGroup:LogGroup")}
-    flow_log = one(run, "aws:ec2/flowLog:FlowLog")
-    flow_group = groups[f"/aws/vpc/{cluster_name(stack)}/flow-logs"]
-
-    assert set(groups) == {
-        f"/aws/eks/{cluster_name(stack)}/cluster",
-        f"/aws/vpc/{cluster_name(stack)}/flow-logs",
-    }
-    for group in groups.values():
-        assert group.inputs["kmsKeyId"] == key.outputs["arn"], group.urn
-        assert group.inputs["retentionInDays"] == settings.cluster.log_retention_days, group.urn
-    assert flow_log.inputs["vpcId"] == one(run, "aws:ec2/vpc:Vpc").id, flow_log.urn
-    assert flow_log.inputs["trafficType"] == "ALL", flow_log.urn
-    assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs", flow_log.urn
-    assert flow_log.inputs["logDestination"] == flow_group.outputs["arn"], flow_log.urn
-
-
 def test_eks_is_private_encrypted_logged_and_api_authenticated(
     run: ProgramRun, settings: StackSettings, stack: str
 ) -> None:
@@ -197,7 +75,8 @@ def test_eks_is_private_encrypted_logged_and_api_authenticated(
     assert inputs["version"] == settings.cluster.kubernetes_version, cluster.urn
     assert inputs["endpointPrivateAccess"] is True, cluster.urn
     assert inputs["endpointPublicAccess"] is False, cluster.urn
-    assert inputs["encryptionConfigKeyArn"] == one(run, "aws:kms/key:Key").outputs["arn"]
+    key = one(run, "aws:kms/key:Key", f"{NAME}-key")
+    assert inputs["encryptionConfigKeyArn"] == key.outputs["arn"], cluster.urn
     assert inputs["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES), cluster.urn
     assert len(CONTROL_PLANE_LOG_TYPES) == 5
     assert inputs["authenticationMode"] == "API", cluster.urn
@@ -281,25 +160,27 @@ def test_kubernetes_provider_uses_the_clusters_kubeconfig(run: ProgramRun) -> No
     assert provider.inputs["kubeconfig"] == cluster.outputs["kubeconfigJson"], provider.urn
 
 
-@pytest.mark.parametrize(
-    ("cidr", "zones", "private", "public"),
-    [
-        (
-            "10.50.0.0/16",
-            3,
-            ["10.50.0.0/19", "10.50.32.0/19", "10.50.64.0/19"],
-            ["10.50.224.0/24", "10.50.225.0/24", "10.50.226.0/24"],
-        ),
-        ("10.40.0.0/20", 2, ["10.40.0.0/23", "10.40.2.0/23"], ["10.40.14.0/28", "10.40.14.16/28"]),
-    ],
-)
-def test_carve_subnets(cidr: str, zones: int, private: list[str], public: list[str]) -> None:
-    assert carve_subnets(cidr, zones) == (private, public)
+def test_eks_leaves_the_add_ons_to_the_pinned_ones(run: ProgramRun) -> None:
+    inputs = one(run, "eks:index:Cluster").inputs
+
+    assert inputs["skipDefaultSecurityGroups"] is True
+    assert inputs["useDefaultVpcCni"] is True
+    assert inputs["corednsAddonOptions"]["enabled"] is False
+    assert inputs["kubeProxyAddonOptions"]["enabled"] is False
 
 
-def test_pod_identity_agent_runs_once_system_nodes_exist(run: ProgramRun, stack: str) -> None:
-    addon = one(run, "aws:eks/addon:Addon", f"{NAME}-pod-identity-agent")
+def test_cluster_security_group_is_tagged_for_karpenter_discovery(
+    run: ProgramRun, stack: str
+) -> None:
+    tag = one(run, "aws:ec2/tag:Tag")
+    cluster = one(run, "eks:index:Cluster")
 
-    assert addon.inputs["addonName"] == "eks-pod-identity-agent", addon.urn
-    assert addon.inputs["clusterName"] == cluster_name(stack), addon.urn
-    assert one(run, "aws:eks/nodeGroup:NodeGroup").urn in addon.dependencies, addon.urn
+    assert tag.inputs["resourceId"] == cluster.outputs["clusterSecurityGroupId"], tag.urn
+    assert (tag.inputs["key"], tag.inputs["value"]) == (DISCOVERY_TAG, cluster_name(stack))
+
+
+def test_system_nodes_wait_for_the_cni_and_kube_proxy(run: ProgramRun) -> None:
+    group = one(run, "aws:eks/nodeGroup:NodeGroup")
+
+    for role in ("vpc-cni", "kube-proxy"):
+        assert one(run, ADDON, f"{NAME}-{role}").urn in group.dependencies, role

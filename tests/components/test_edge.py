@@ -5,33 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pulumi
-import pulumi_aws as aws
 import pytest
 
+from components.controllers import TARGET_GROUP_TAG
 from components.edge import (
     ALB_TLS_POLICY,
     API_TARGET_PORT,
     MANAGED_RULE_GROUPS,
     RATE_LIMIT_RULE,
-    EdgeIngress,
-    EdgeIngressArgs,
 )
 from components.settings import StackSettings
+from tests.components.edge_ingress_run import CLUSTER, COMPONENT, FIXTURE, NAME, build
 from tests.conftest import ComponentRunner, of_type, one
 from tools.mocks import (
-    ELB_LOG_ACCOUNTS,
     MANAGED_CACHE_POLICIES,
     MANAGED_ORIGIN_REQUEST_POLICIES,
     ORIGIN_FACING_PREFIX_LISTS,
 )
 from tools.offline import ProgramRun
 from tools.records import PROVIDER_PREFIX, STACK_TYPE
-
-NAME = "matching"
-COMPONENT = "matching:platform:EdgeIngress"
-# The network the component is given, made by the test body outside the component.
-FIXTURE = "net"
 
 EXPECTED_GROUPS = {
     "AWSManagedRulesAmazonIpReputationList": [],
@@ -42,28 +34,18 @@ EXPECTED_GROUPS = {
     "AWSManagedRulesLinuxRuleSet": [],
     "AWSManagedRulesUnixRuleSet": [],
 }
+# Every regional resource in the stack's region; these only in CloudFront's us-east-1.
+US_EAST_1 = {
+    "aws:wafv2/webAcl:WebAcl",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
+}
 
 
 @pytest.fixture
 def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
-    def body() -> None:
-        vpc = aws.ec2.Vpc(f"{FIXTURE}-vpc", cidr_block=settings.network.vpc_cidr)
-        private = [
-            aws.ec2.Subnet(f"{FIXTURE}-private-{index}", vpc_id=vpc.id, cidr_block=cidr)
-            for index, cidr in enumerate(("10.0.0.0/19", "10.0.32.0/19"))
-        ]
-        EdgeIngress(
-            NAME,
-            EdgeIngressArgs(
-                settings=settings.edge,
-                region=settings.region,
-                vpc_id=vpc.id,
-                private_subnet_ids=pulumi.Output.all(*[subnet.id for subnet in private]),
-                longest_task_seconds=settings.workers.longest_task_seconds,
-            ),
-        )
-
-    return run_component(body)
+    return run_component(build(settings))
 
 
 def distribution(run: ProgramRun) -> dict[str, Any]:
@@ -80,7 +62,7 @@ def test_every_child_is_named_after_and_parented_by_the_component(run: ProgramRu
         and not (r.type.startswith(PROVIDER_PREFIX) and r.name.startswith("default"))
     ]
 
-    assert len(children) == 20, [r.urn for r in children]
+    assert len(children) == 32, [r.urn for r in children]
     for child in children:
         assert child.name.startswith(f"{NAME}-"), f"{child.urn} is not named {NAME}-<role>"
         assert child.parent == component.urn, f"{child.urn} is not a child of {component.urn}"
@@ -304,55 +286,35 @@ def test_component_outputs_name_the_resources(run: ProgramRun) -> None:
         assert one(run, token).outputs["arn"] in outputs
 
 
-def test_alb_logs_to_a_private_tls_only_sse_s3_bucket(
+def test_target_group_is_tagged_for_the_clusters_controller_only(run: ProgramRun) -> None:
+    group = one(run, "aws:lb/targetGroup:TargetGroup")
+
+    assert group.inputs["tags"] == {TARGET_GROUP_TAG: CLUSTER}, group.urn
+
+
+def test_timeouts_exceed_the_longest_call_and_nest_inside_each_other(
     run: ProgramRun, settings: StackSettings
 ) -> None:
+    (origin,) = distribution(run)["origins"]
+    config = origin["vpcOriginConfig"]
     alb = one(run, "aws:lb/loadBalancer:LoadBalancer")
-    bucket = one(run, "aws:s3/bucket:Bucket")
-    policy = one(run, "aws:s3/bucketPolicy:BucketPolicy")
-    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    blocks = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    (encryption,) = one(
-        run,
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    ).inputs["rules"]
-    (lifecycle,) = one(
-        run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-    ).inputs["rules"]
+    longest = settings.workers.longest_task_seconds
 
-    assert alb.inputs["accessLogs"] == {"bucket": bucket.id, "prefix": "alb", "enabled": True}
-    assert policy.urn in alb.dependencies, f"{alb.urn} must wait for the bucket policy"
-    assert encryption["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
-    assert all(
-        blocks[key] is True
-        for key in (
-            "blockPublicAcls",
-            "blockPublicPolicy",
-            "ignorePublicAcls",
-            "restrictPublicBuckets",
-        )
-    ), bucket.urn
-    assert statements["DenyInsecureTransport"]["Effect"] == "Deny", policy.urn
-    assert statements["DenyInsecureTransport"]["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}
-    }, policy.urn
-    assert statements["AlbLogDelivery"]["Principal"] == {
-        "AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNTS[settings.region]}:root"
-    }, policy.urn
-    assert lifecycle["status"] == "Enabled", bucket.urn
-    assert lifecycle["expiration"]["days"] > 0, bucket.urn
-    assert bucket.inputs["forceDestroy"] is not settings.edge.deletion_protection, bucket.urn
+    assert config["originReadTimeout"] == settings.edge.origin_read_timeout_seconds
+    assert longest < config["originReadTimeout"] <= settings.edge.cloudfront_timeout_limit
+    assert longest < config["originKeepaliveTimeout"] < alb.inputs["idleTimeout"]
+    assert config["originReadTimeout"] < alb.inputs["idleTimeout"], alb.urn
 
 
-def test_waf_logs_to_us_east_1_without_the_authorization_header(run: ProgramRun) -> None:
-    logging = one(run, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
-    group = one(run, "aws:cloudwatch/logGroup:LogGroup")
-    delivery = one(run, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+def test_only_cloudfronts_own_resources_leave_the_stack_region(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    children = [r for r in run.resources if r.parent == one(run, COMPONENT).urn]
+    viewer = {f"{NAME}-viewer-cert", f"{NAME}-viewer-cert-validated"}
 
-    assert logging.inputs["resourceArn"] == one(run, "aws:wafv2/webAcl:WebAcl").outputs["arn"]
-    assert logging.inputs["logDestinationConfigs"] == [group.outputs["arn"]], logging.urn
-    assert logging.inputs["redactedFields"] == [{"singleHeader": {"name": "authorization"}}]
-    assert group.inputs["name"].startswith("aws-waf-logs-"), group.urn
-    for record in (logging, group, delivery):
-        assert record.inputs["region"] == "us-east-1", record.urn
-    assert delivery.urn in logging.dependencies, f"{logging.urn} must wait for its permission"
+    for child in children:
+        region = child.outputs.get("region")
+        if child.type in US_EAST_1 or child.name in viewer:
+            assert region == "us-east-1", child.urn
+        elif region is not None:
+            assert region == settings.region, f"{child.urn} leaves {settings.region}"

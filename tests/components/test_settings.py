@@ -136,6 +136,72 @@ BAD_VALUES = [
         "cluster.systemNodes",
         "minSize <= desiredSize <= maxSize",
     ),
+    (
+        "unknown-family",
+        _set("cluster.karpenter.instanceFamilies", ["m7g", "m7i"]),
+        "cluster.karpenter.instanceFamilies",
+        "unknown instance family m7g",
+    ),
+    (
+        "latest-ami",
+        _set("cluster.karpenter.amiAlias", "al2023@latest"),
+        "cluster.karpenter.amiAlias",
+        "never @latest",
+    ),
+    (
+        "reserved-capacity",
+        _set("cluster.karpenter.capacityTypes", ["reserved"]),
+        "cluster.karpenter.capacityTypes[0]",
+        "'spot' or 'on-demand'",
+    ),
+    (
+        "consolidate-after",
+        _set("cluster.karpenter.consolidateAfter", "soon"),
+        "cluster.karpenter.consolidateAfter",
+        "duration",
+    ),
+    (
+        "kube-proxy-minor",
+        _set("cluster.addonVersions.kubeProxy", "v1.32.6-eksbuild.1"),
+        "matching-platform:cluster:",
+        "must match kubernetesVersion",
+    ),
+    (
+        "addon-unpinned",
+        _set("cluster.addonVersions.coreDns", "latest"),
+        "cluster.addonVersions.coreDns",
+        "eksbuild",
+    ),
+    (
+        "host-outside-zone",
+        _set("edge.hostedZone", "other.example.eu"),
+        "matching-platform:edge:",
+        "not inside hostedZone other.example.eu",
+    ),
+    (
+        "read-timeout-no-quota",
+        _set("edge.originTimeoutQuotaRaised", False),
+        "matching-platform:edge:",
+        "above the 60 s CloudFront allows",
+    ),
+    (
+        "read-timeout-over-quota",
+        _set("edge.originReadTimeoutSeconds", 200),
+        "edge.originReadTimeoutSeconds",
+        "less than or equal to 180",
+    ),
+    (
+        "read-timeout-below-task",
+        _set("edge.originReadTimeoutSeconds", 60),
+        "matching-platform:workers:",
+        "must stay below edge.originReadTimeoutSeconds",
+    ),
+    (
+        "log-retention",
+        _set("edge.logRetentionDays", 45),
+        "edge.logRetentionDays",
+        "retention CloudWatch Logs accepts",
+    ),
 ]
 
 
