@@ -10,7 +10,12 @@ import pulumi
 
 from components.cluster import DedicatedCluster, DedicatedClusterArgs
 from components.edge import API_TARGET_PORT, EdgeIngress, EdgeIngressArgs
-from components.observability import EdgeSignals, Observability, ObservabilityArgs
+from components.observability import (
+    EdgeSignals,
+    Observability,
+    ObservabilityArgs,
+    WatchedCertificate,
+)
 from components.settings import load_settings
 from components.workers import AsyncWorkers, AsyncWorkersArgs
 
@@ -42,7 +47,7 @@ edge = EdgeIngress(
         region=settings.region,
         vpc_id=cluster.vpc_id,
         private_subnet_ids=cluster.private_subnet_ids,
-        longest_task_seconds=settings.workers.longest_task_seconds,
+        cluster_name=cluster.cluster_name,
     ),
 )
 
@@ -68,8 +73,15 @@ observability = Observability(
         dead_letter_queue_name=workers.dead_letter_queue_name,
         k8s_provider=cluster.k8s_provider,
         cluster_name=cluster.cluster_name,
-        # TODO(#5): add both certificates once EdgeIngress exports their ARNs.
-        edge=EdgeSignals(alb_arn=edge.alb_arn, distribution_id=edge.distribution_id),
+        edge=EdgeSignals(
+            alb_arn=edge.alb_arn,
+            distribution_id=edge.distribution_id,
+            certificates=(
+                WatchedCertificate("origin", edge.origin_certificate_arn),
+                # The viewer certificate lives, and reports its expiry, in us-east-1.
+                WatchedCertificate("viewer", edge.viewer_certificate_arn, region="us-east-1"),
+            ),
+        ),
     ),
 )
 

@@ -27,8 +27,8 @@ def network_policies(scope: Scope, vpc_cidr: str, api_port: int) -> None:
     always lets a pod's own node reach it, and most CNIs (the VPC CNI's policy agent included)
     admit the node's address implicitly, so no rule has to open the health ports.
     """
-    # TODO(#4): these are enforced only once the VPC CNI add-on runs its network-policy agent
-    # (`enableNetworkPolicy`), which DedicatedCluster does not configure yet.
+    # Enforced by the VPC CNI's network-policy agent, which DedicatedCluster switches on
+    # (`enableNetworkPolicy`); without it every policy here would be ignored silently.
     k8s.networking.v1.NetworkPolicy(
         f"{scope.name}-default-deny",
         metadata=scope.metadata("default-deny"),
