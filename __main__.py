@@ -7,6 +7,7 @@ clear error instead of a half-made platform.
 from typing import Any
 
 import pulumi
+from pulumi.runtime.config import CONFIG
 
 from components.cluster import DedicatedCluster, DedicatedClusterArgs
 from components.edge import API_TARGET_PORT, EdgeIngress, EdgeIngressArgs
@@ -29,7 +30,8 @@ def read_config(key: str) -> Any:
     return config.get_object(name)
 
 
-settings = load_settings(pulumi.get_stack(), read_config)
+# Every key of the stack file, so that one this program never reads is reported, not ignored.
+settings = load_settings(pulumi.get_stack(), read_config, CONFIG.get().keys())
 
 cluster = DedicatedCluster(
     "matching",

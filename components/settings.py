@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -33,11 +33,11 @@ EU_COUNTRIES: frozenset[str] = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 )
 
-# Regions whose data stays in the EU. Medical data may not leave them.
+# Regions whose data stays in the EU. Medical data may not leave them. Zurich (eu-central-2)
+# and London (eu-west-2) are in Europe but outside the EU.
 EU_REGIONS: frozenset[str] = frozenset(
     {
         "eu-central-1",
-        "eu-central-2",
         "eu-west-1",
         "eu-west-3",
         "eu-north-1",
@@ -106,7 +106,7 @@ class NodeGroupSettings(_Model):
     @field_validator("instance_type")
     @classmethod
     def _instance_type(cls, value: str) -> str:
-        if not _INSTANCE_TYPE.match(value):
+        if not _INSTANCE_TYPE.fullmatch(value):
             raise ValueError("must be an EC2 instance type such as m7i.large")
         return value
 
@@ -140,7 +140,7 @@ class KarpenterSettings(_Model):
     @field_validator("ami_alias")
     @classmethod
     def _pinned_ami(cls, value: str) -> str:
-        if not _AMI_ALIAS.match(value):
+        if not _AMI_ALIAS.fullmatch(value):
             raise ValueError("must pin an AL2023 release such as al2023@v20251117, never @latest")
         return value
 
@@ -167,7 +167,7 @@ class KarpenterSettings(_Model):
     @field_validator("consolidate_after")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not _DURATION.match(value):
+        if not _DURATION.fullmatch(value):
             raise ValueError("must be a duration such as 30s, 5m or 1h30m")
         return value
 
@@ -184,7 +184,7 @@ class AddonVersions(_Model):
     @field_validator("*")
     @classmethod
     def _eksbuild(cls, value: str) -> str:
-        if not _ADDON_VERSION.match(value):
+        if not _ADDON_VERSION.fullmatch(value):
             raise ValueError("must be an EKS add-on build such as v1.20.4-eksbuild.1")
         return value
 
@@ -200,7 +200,7 @@ class ClusterSettings(_Model):
     @field_validator("kubernetes_version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not _K8S_VERSION.match(value):
+        if not _K8S_VERSION.fullmatch(value):
             raise ValueError("must be an EKS Kubernetes version from 1.28 to 1.39, as a string")
         return value
 
@@ -208,7 +208,7 @@ class ClusterSettings(_Model):
     @classmethod
     def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for arn in value:
-            if not _ROLE_ARN.match(arn):
+            if not _ROLE_ARN.fullmatch(arn):
                 raise ValueError(
                     f"{arn!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/…)"
                 )
@@ -217,7 +217,7 @@ class ClusterSettings(_Model):
     @model_validator(mode="after")
     def _kube_proxy_matches(self) -> Self:
         # kube-proxy must run the control plane's minor version; the other add-ons span several.
-        found = _ADDON_VERSION.match(self.addon_versions.kube_proxy)
+        found = _ADDON_VERSION.fullmatch(self.addon_versions.kube_proxy)
         if found and f"{found[1]}.{found[2]}" != self.kubernetes_version:
             raise ValueError(
                 f"addonVersions.kubeProxy ({self.addon_versions.kube_proxy}) must match "
@@ -251,7 +251,7 @@ class EdgeSettings(_Model):
     @field_validator("public_hostname", "origin_hostname", "hosted_zone")
     @classmethod
     def _hostname(cls, value: str) -> str:
-        if not _HOSTNAME.match(value):
+        if not _HOSTNAME.fullmatch(value):
             raise ValueError("must be a lower-case DNS name such as api.example.eu")
         return value
 
@@ -324,14 +324,14 @@ class ContainerResources(_Model):
     @field_validator("cpu_request", "cpu_limit")
     @classmethod
     def _cpu(cls, value: str) -> str:
-        if not _CPU.match(value) or _millicores(value) == 0:
+        if not _CPU.fullmatch(value) or _millicores(value) == 0:
             raise ValueError("must be a CPU quantity above zero such as 250m or 1")
         return value
 
     @field_validator("memory_request", "memory_limit")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not _MEMORY.match(value):
+        if not _MEMORY.fullmatch(value):
             raise ValueError("must be a memory quantity in Mi or Gi such as 512Mi")
         return value
 
@@ -367,7 +367,7 @@ class WorkerSettings(_Model):
     @field_validator("image", "api_image")
     @classmethod
     def _pinned(cls, value: str) -> str:
-        if not _IMAGE.match(value) or value.endswith(":latest"):
+        if not _IMAGE.fullmatch(value) or value.endswith(":latest"):
             raise ValueError(
                 "must be a registry image pinned by digest (@sha256:…) or an immutable tag, "
                 "never :latest"
@@ -378,7 +378,7 @@ class WorkerSettings(_Model):
     @classmethod
     def _providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for provider in value:
-            if not _PROVIDER.match(provider):
+            if not _PROVIDER.fullmatch(provider):
                 raise ValueError(f"{provider!r} is not a lower-case name such as mistral")
         if len(set(value)) != len(value):
             raise ValueError("lists a provider twice")
@@ -433,7 +433,7 @@ class WorkerSettings(_Model):
 class ObservabilitySettings(_Model):
     alert_email: str
     monthly_budget_usd: Annotated[int, Field(ge=1, le=1_000_000)]
-    queue_depth_alarm: Annotated[int, Field(ge=1)] = 500
+    queue_depth_alarm: Annotated[int, Field(ge=1, le=1_000_000)] = 500
     # How long a record may wait for a worker before clients notice; SQS keeps it four days.
     oldest_message_sla_seconds: Annotated[int, Field(ge=60, le=345_600)] = 900
     prometheus_retention_days: Annotated[int, Field(ge=1, le=90)] = 15
@@ -442,9 +442,58 @@ class ObservabilitySettings(_Model):
     @field_validator("alert_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
+        if not _EMAIL.fullmatch(value):
             raise ValueError("must be an e-mail address such as oncall@example.eu")
         return value
+
+
+_ACCOUNT = re.compile(r"\d{12}")
+
+
+class AssumeRole(_Model):
+    role_arn: str
+    session_name: Annotated[str, Field(pattern=r"^[\w+=,.@-]{2,64}$")]
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if not _ROLE_ARN.fullmatch(value):
+            raise ValueError("must be an IAM role ARN (arn:aws:iam::<12 digits>:role/…)")
+        return value
+
+
+class DefaultTags(_Model):
+    tags: Annotated[dict[str, str], Field(min_length=1)]
+
+
+class AwsSettings(_Model):
+    """The AWS provider's own keys: which account the stack may touch, and as whom."""
+
+    allowed_account_ids: Annotated[tuple[str, ...], Field(min_length=1, max_length=1)]
+    assume_roles: Annotated[tuple[AssumeRole, ...], Field(min_length=1, max_length=1)]
+    default_tags: DefaultTags
+
+    @field_validator("allowed_account_ids")
+    @classmethod
+    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for account in value:
+            if not _ACCOUNT.fullmatch(account):
+                raise ValueError(f"{account!r} is not a 12-digit AWS account id (quote it)")
+        return value
+
+    @model_validator(mode="after")
+    def _role_in_the_account(self) -> Self:
+        account = self.allowed_account_ids[0]
+        for role in self.assume_roles:
+            if role.role_arn.split(":")[4] != account:
+                raise ValueError(
+                    f"assumeRoles names {role.role_arn}, outside the allowed account {account}"
+                )
+        return self
+
+    @property
+    def account_id(self) -> str:
+        return self.allowed_account_ids[0]
 
 
 class StackSettings(_Model):
@@ -452,6 +501,7 @@ class StackSettings(_Model):
 
     stack: str
     region: str
+    aws: AwsSettings
     network: NetworkSettings
     cluster: ClusterSettings
     edge: EdgeSettings
@@ -482,36 +532,73 @@ class StackSettings(_Model):
             )
         return value
 
+    @field_validator("cluster")
+    @classmethod
+    def _prod_nodes_on_demand(cls, value: ClusterSettings, info: ValidationInfo) -> ClusterSettings:
+        # A spot reclaim gives two minutes' notice; a worker may hold a record for longer.
+        if info.data.get("stack") == "prod" and "spot" in value.karpenter.capacity_types:
+            raise ValueError("karpenter.capacityTypes must be [on-demand] in prod")
+        return value
+
+    @field_validator("edge")
+    @classmethod
+    def _prod_alb_protected(cls, value: EdgeSettings, info: ValidationInfo) -> EdgeSettings:
+        if info.data.get("stack") == "prod" and not value.deletion_protection:
+            raise ValueError("deletionProtection must be true in prod")
+        return value
+
     @property
     def is_production(self) -> bool:
         return self.stack == "prod"
 
 
 SECTIONS = ("network", "cluster", "edge", "workers", "observability")
+AWS_KEYS = ("region", "allowedAccountIds", "assumeRoles", "defaultTags")
 
 ConfigReader = Callable[[str], Any]
 
 
-def load_settings(stack: str, read: ConfigReader) -> StackSettings:
+def load_settings(
+    stack: str, read: ConfigReader, keys: Iterable[str] | None = None
+) -> StackSettings:
     """Build the settings of `stack`; `read` returns the raw config value for a full key.
 
     Keys are given as the CLI names them (`aws:region`, `matching-platform:workers`), so the
     same function serves the program (through `pulumi.Config`) and the tests (a plain dict).
+    `keys`, when given, are all the keys the stack file holds: one this program does not read
+    is an error, since a misspelt key would otherwise be ignored.
     """
+    unknown = _unknown_keys(keys or ())
     raw: dict[str, Any] = {"stack": stack, "region": read("aws:region")}
+    raw["aws"] = {key: read(f"aws:{key}") for key in AWS_KEYS[1:]}
     for section in SECTIONS:
         raw[section] = read(f"{PROJECT}:{section}")
 
     try:
-        return StackSettings.model_validate(raw)
+        # The CLI hands config to a program as JSON; parsing it strictly as JSON keeps "3"
+        # from passing for 3 and `true` for 1, as the stack file's reader intended.
+        settings = StackSettings.model_validate_json(json.dumps(raw, default=str), strict=True)
     except ValidationError as error:
-        raise SettingsError(_describe(stack, error)) from None
+        raise SettingsError(_describe(stack, error, unknown)) from None
+    if unknown:
+        raise SettingsError(_describe(stack, None, unknown))
+    return settings
 
 
-def _describe(stack: str, error: ValidationError) -> str:
+def _unknown_keys(keys: Iterable[str]) -> list[str]:
+    known = {f"aws:{key}" for key in AWS_KEYS} | {f"{PROJECT}:{key}" for key in SECTIONS}
+    return sorted(key for key in keys if key not in known and not key.startswith("pulumi:"))
+
+
+def _describe(stack: str, error: ValidationError | None, unknown: list[str]) -> str:
     lines = [f"Pulumi.{stack}.yaml: invalid settings:"]
-    for problem in error.errors():
+    for problem in error.errors() if error is not None else ():
         lines.append(f"  {_key(problem['loc'])}: {_explain(problem)}")
+    for key in unknown:
+        lines.append(
+            f"  {key}: is not a key this program reads (known: aws:{', aws:'.join(AWS_KEYS)}, "
+            f"{PROJECT}:{{{','.join(SECTIONS)}}})"
+        )
     return "\n".join(lines)
 
 
@@ -520,6 +607,8 @@ def _key(location: tuple[int | str, ...]) -> str:
     if head == "region":
         return "aws:region"
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{to_camel(part)}" for part in rest)
+    if head == "aws":
+        return f"aws:{path.removeprefix('.')}"
     return f"{PROJECT}:{head}{path}"
 
 
@@ -530,6 +619,16 @@ def _explain(problem: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "is not a known setting (check the spelling against docs/settings.md)"
     message = str(problem["msg"]).removeprefix("Value error, ")
-    if kind in {"model_type", "dict_type"} and problem.get("input") is None:
+    found = problem.get("input")
+    if kind in {"model_type", "dict_type", "model_attributes_type"} and found is None:
         return "is required but missing from the stack file"
-    return f"{message} (got {json.dumps(problem.get('input'), default=str)})"
+    if isinstance(found, dict):
+        # A whole section failed a cross-field rule; the message names the fields.
+        return message
+    shown = json.dumps(found, default=str)
+    if len(shown) > _SHOWN:
+        shown = shown[: _SHOWN - 1] + "…"
+    return f"{message} (got {shown})"
+
+
+_SHOWN = 80

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import yaml
 
 from components.settings import StackSettings, load_settings
-from tools.offline import ROOT, ProgramRun, run_callable, run_program
+from tools.offline import ProgramRun, load_stack_config, run_callable, run_program
 from tools.records import ResourceRecord
 
 STACKS = ("staging", "prod")
 
 
 def stack_settings(stack: str) -> StackSettings:
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return load_settings(stack, config.get)
+    config = load_stack_config(stack).values
+    return load_settings(stack, config.get, config.keys())
 
 
 @pytest.fixture(params=STACKS)

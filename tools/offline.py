@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import pulumi
-import yaml
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockEngine, MockMonitor, MockSettings
 from pulumi.runtime.settings import configure
 from pulumi.runtime.stack import run_in_stack
+from ruamel.yaml import YAML, YAMLError
 
-from tools.mocks import Account, PlatformMocks
+from tools.mocks import Account, OfflineGap, PlatformMocks
 from tools.records import (
     PROVIDER_PREFIX,
     RESOURCE_SIG,
@@ -60,12 +60,17 @@ class StackConfig:
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.values.items()}
 
     def account(self) -> Account:
-        """The account and region the stack targets; `aws:allowedAccountIds` names the account."""
-        allowed = self.values.get("aws:allowedAccountIds") or [_MOCK_ACCOUNT]
+        """The account and region the mocks answer for.
+
+        `aws:allowedAccountIds` names the account. Anything odd here is left for the program's
+        settings to reject with the key named; the mocks only need something to answer with.
+        """
+        allowed = self.values.get("aws:allowedAccountIds")
+        account = _MOCK_ACCOUNT
+        if isinstance(allowed, list) and allowed and isinstance(allowed[0], str):
+            account = cast(list[str], allowed)[0]
         region = self.values.get("aws:region")
-        if not isinstance(region, str):
-            raise StackFileError(f"Pulumi.{self.stack}.yaml: aws:region is required")
-        return Account(account_id=str(allowed[0]), region=region)
+        return Account(account_id=account, region=region if isinstance(region, str) else "")
 
 
 @dataclass
@@ -92,30 +97,61 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
     stack_file = _read_yaml(stack_path)
 
     values: dict[str, Any] = {}
-    project_config: dict[str, Any] = project_file.get("config") or {}
-    stack_config: dict[str, Any] = stack_file.get("config") or {}
-    for key, spec in project_config.items():
+    for key, spec in _section(project_file, "config", "Pulumi.yaml").items():
         if isinstance(spec, dict) and "default" in spec:
-            values[_qualify(project, key)] = spec["default"]
-    for key, value in stack_config.items():
-        if isinstance(value, dict) and "secure" in value:
-            raise StackFileError(
-                f"Pulumi.{stack}.yaml: {key} is encrypted; the offline plan holds no secrets"
-            )
+            values[_qualify(project, key)] = cast(dict[str, Any], spec)["default"]
+    for key, value in _section(stack_file, "config", stack_path.name).items():
+        _refuse_secrets(stack_path.name, key, value)
         values[_qualify(project, key)] = value
     return StackConfig(project=project, stack=stack, values=values)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """A project or stack file, read as the CLI reads it: YAML 1.2, duplicate keys an error.
+
+    Under YAML 1.1 `NO` (Norway) and `yes` would turn into booleans; the CLI keeps them as
+    strings, and so must the offline plan, or it would judge a different stack.
+    """
+    reader = YAML(typ="safe", pure=True)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = reader.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {path.parent}") from None
-    except yaml.YAMLError as error:
-        raise StackFileError(f"{path.name} is not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise StackFileError(f"{path.name} is not UTF-8 text: {error.reason}") from None
+    except YAMLError as error:
+        raise StackFileError(f"{path.name} is not valid YAML: {_one_line(error)}") from None
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name} must hold a YAML mapping")
     return cast(dict[str, Any], data)
+
+
+def _section(document: dict[str, Any], key: str, file_name: str) -> dict[str, Any]:
+    value = document.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StackFileError(f"{file_name}: `{key}` must be a mapping of keys to values")
+    return cast(dict[str, Any], value)
+
+
+def _refuse_secrets(file_name: str, path: str, value: object) -> None:
+    """Encrypted values, anywhere in a value: the offline plan has no key to read them."""
+    if isinstance(value, dict):
+        mapping = cast(dict[str, Any], value)
+        if "secure" in mapping:
+            raise StackFileError(
+                f"{file_name}: {path} is encrypted; the offline plan holds no secrets"
+            )
+        for key, item in mapping.items():
+            _refuse_secrets(file_name, f"{path}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(cast(list[Any], value)):
+            _refuse_secrets(file_name, f"{path}[{index}]", item)
+
+
+def _one_line(error: YAMLError) -> str:
+    return " ".join(str(error).split())
 
 
 def _qualify(project: str, key: str) -> str:
@@ -275,6 +311,8 @@ def _run_isolated(config: StackConfig, body: Callable[[], object], preview: bool
             )
         )
         loop.run_until_complete(run_in_stack(lambda: _discard(body())))
+    except OfflineGap as gap:
+        raise ProgramError(f"the offline plan cannot answer a lookup: {gap}") from None
     finally:
         _close(loop)
         logger.removeHandler(errors)

@@ -63,6 +63,8 @@ def make_plan(
 ) -> Plan:
     """Run the program for `stack` and judge what it registered with the policy pack."""
     run = run_program(stack, root, preview=preview)
+    if policy_config is not None and not policy_config.is_file():
+        raise PolicyPackError(f"--policy-pack-config {policy_config}: no such file")
     config_path = policy_config or root / "policies" / "config" / f"{stack}.json"
     config = load_policy_config(config_path) if config_path.exists() else {}
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import BaseModel
 
 from components.settings import (
@@ -18,13 +17,14 @@ from components.settings import (
     StackSettings,
     load_settings,
 )
-from tools.offline import ROOT
+from tools.offline import ROOT, load_stack_config
 
 Config = dict[str, Any]
 
 
 def stack_config(stack: str) -> Config:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    """The stack file's config, read as the CLI reads it, keyed `<namespace>:<key>`."""
+    return load_stack_config(stack).values
 
 
 def section(config: Config, name: str) -> dict[str, Any]:
@@ -32,8 +32,8 @@ def section(config: Config, name: str) -> dict[str, Any]:
 
 
 def test_both_stacks_load() -> None:
-    staging = load_settings("staging", stack_config("staging").get)
-    prod = load_settings("prod", stack_config("prod").get)
+    staging = load_settings("staging", stack_config("staging").get, stack_config("staging").keys())
+    prod = load_settings("prod", stack_config("prod").get, stack_config("prod").keys())
 
     assert staging.region == prod.region == "eu-central-1"
     assert set(staging.edge.allowed_countries) == set(prod.edge.allowed_countries) == EU_COUNTRIES
@@ -86,6 +86,13 @@ def _add_country(code: str) -> Callable[[Config], None]:
     return mutate
 
 
+def _region_value(value: object) -> Callable[[Config], None]:
+    def mutate(config: Config) -> None:
+        config["aws:region"] = value
+
+    return mutate
+
+
 def _region(value: str) -> Callable[[Config], None]:
     def mutate(config: Config) -> None:
         config["aws:region"] = value
@@ -93,7 +100,49 @@ def _region(value: str) -> Callable[[Config], None]:
     return mutate
 
 
+def _top(key: str, value: Any) -> Callable[[Config], None]:
+    """A mutation that sets a whole top-level key of the stack file."""
+
+    def mutate(config: Config) -> None:
+        config[key] = value
+
+    return mutate
+
+
 BAD_VALUES = [
+    ("az-as-text", _set("network.availabilityZones", "3"), "availabilityZones", "valid integer"),
+    ("az-as-float", _set("network.availabilityZones", 2.0), "availabilityZones", "valid integer"),
+    ("max-as-bool", _set("workers.maxReplicas", True), "workers.maxReplicas", "valid integer"),
+    ("image-newline", _set("workers.image", "r.example.eu/w:1.0\n"), "workers.image", "pinned"),
+    ("email-newline", _set("observability.alertEmail", "a@b.eu\n"), "alertEmail", "e-mail"),
+    ("huge-alarm", _set("observability.queueDepthAlarm", 10**20), "queueDepthAlarm", "less than"),
+    ("norway", _add_country("NO"), "edge.allowedCountries", "NO not allowed"),
+    ("typo-section", _top("matching-platform:edgee", {}), "matching-platform:edgee", "not a key"),
+    ("typo-aws-key", _top("aws:regoin", "us-east-1"), "aws:regoin", "not a key"),
+    (
+        "account-as-int",
+        _top("aws:allowedAccountIds", [111111111111]),
+        "allowedAccountIds",
+        "string",
+    ),
+    ("account-empty", _top("aws:allowedAccountIds", []), "aws:allowedAccountIds", "at least 1"),
+    ("account-word", _top("aws:allowedAccountIds", ["nope"]), "allowedAccountIds", "12-digit"),
+    (
+        "role-elsewhere",
+        _top(
+            "aws:assumeRoles",
+            [{"roleArn": "arn:aws:iam::999999999999:role/d", "sessionName": "x1"}],
+        ),
+        "aws:",
+        "outside the allowed account",
+    ),
+    (
+        "tags-as-list",
+        _top("aws:defaultTags", [{"tags": {}}]),
+        "aws:defaultTags",
+        "an object",
+    ),
+    ("region-as-number", _region_value(5), "aws:region", "valid string"),
     (
         "max-below-min",
         _set("workers.maxReplicas", 0),
@@ -216,7 +265,7 @@ def test_bad_value_names_file_key_and_rule(
     mutate(config)
 
     with pytest.raises(SettingsError) as raised:
-        load_settings("staging", config.get)
+        load_settings("staging", config.get, config.keys())
 
     message = str(raised.value)
     assert message.startswith("Pulumi.staging.yaml:"), message
@@ -224,17 +273,46 @@ def test_bad_value_names_file_key_and_rule(
     assert rule in message, f"{rule!r} not explained in: {message}"
 
 
-@pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "me-central-1"])
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "eu-central-2", "me-central-1"])
 def test_region_outside_the_eu_is_refused(region: str) -> None:
     config = copy.deepcopy(stack_config("prod"))
     _region(region)(config)
 
     with pytest.raises(SettingsError, match=r"Pulumi\.prod\.yaml:[\s\S]*aws:region: must be an EU"):
-        load_settings("prod", config.get)
+        load_settings("prod", config.get, config.keys())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "rule"),
+    [
+        pytest.param(_set("edge.deletionProtection", False), "deletionProtection", id="alb"),
+        pytest.param(
+            _set("cluster.karpenter.capacityTypes", ["spot"]), "on-demand", id="spot-nodes"
+        ),
+    ],
+)
+def test_prod_refuses_what_staging_allows(mutate: Callable[[Config], None], rule: str) -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    mutate(config)
+
+    with pytest.raises(SettingsError, match=rf"Pulumi\.prod\.yaml:[\s\S]*{rule}"):
+        load_settings("prod", config.get, config.keys())
+
+
+def test_a_long_bad_value_is_not_echoed_whole() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    _set("edge.publicHostname", "a" * 100_000)(config)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings("staging", config.get, config.keys())
+
+    assert len(str(raised.value)) < 400, str(raised.value)[:400]
 
 
 def test_settings_are_frozen() -> None:
-    settings: StackSettings = load_settings("staging", stack_config("staging").get)
+    settings: StackSettings = load_settings(
+        "staging", stack_config("staging").get, stack_config("staging").keys()
+    )
 
     with pytest.raises(ValueError, match="frozen"):
         settings.workers.max_replicas = 50  # pyright: ignore[reportAttributeAccessIssue]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -167,3 +168,42 @@ def test_preview_leaves_computed_outputs_unknown(project: Path) -> None:
     assert rule.inputs["securityGroupId"] == UNKNOWN, rule.inputs
     assert rule.inputs["fromPort"] == 443, "values known before the deployment stay known"
     assert by_name["probe-sg"].id is None, "a resource not yet created has no id"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(b"config:\n  - a\n  - b\n", "`config` must be a mapping", id="config-list"),
+        pytest.param(b"config:\n  aws:region: \xff\xfe\n", "not UTF-8", id="not-utf8"),
+        pytest.param(b"- just\n- a list\n", "must hold a YAML mapping", id="top-list"),
+        pytest.param(b"config: [unclosed\n", "not valid YAML", id="syntax"),
+        pytest.param(
+            b"config:\n  probe:limits: {port: 1}\n  probe:limits: {port: 2}\n",
+            "not valid YAML",
+            id="duplicate-key",
+        ),
+        pytest.param(
+            b"config:\n  probe:limits:\n    token:\n      secure: v1:abc\n",
+            "probe:limits.token is encrypted",
+            id="nested-secret",
+        ),
+    ],
+)
+def test_malformed_stack_files_are_named_errors(
+    project: Path, content: bytes, message: str
+) -> None:
+    (project / "Pulumi.bad.yaml").write_bytes(content)
+
+    with pytest.raises(StackFileError, match=re.escape(message)):
+        load_stack_config("bad", project)
+
+
+def test_stack_files_are_read_as_yaml_1_2_like_the_cli(project: Path) -> None:
+    (project / "Pulumi.eu.yaml").write_text(
+        "config:\n  probe:countries: [NO, AT]\n  probe:x: yes\n"
+    )
+
+    values = load_stack_config("eu", project).values
+
+    assert values["probe:countries"] == ["NO", "AT"], "Norway must not turn into false"
+    assert values["probe:x"] == "yes"

@@ -158,3 +158,27 @@ def test_preview_reports_what_it_could_not_check(
     unchecked = {v["policy"] for v in violations if "during preview" in v["message"]}
     assert "alb-ingress-cloudfront-only" in unchecked, "an unknown group must not pass silently"
     assert capsys.readouterr().out
+
+
+def test_missing_policy_config_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--stack", "staging", "--policy-pack-config", "/nonexistent/config.json"])
+
+    assert code == EXIT_ERROR
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_region_the_mocks_cannot_answer_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _copy_of_this_project(tmp_path)
+    stack_file = project / "Pulumi.staging.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace("aws:region: eu-central-1", "aws:region: eu-west-1")
+    )
+
+    code = main(["--stack", "staging", "--cwd", str(project)])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert "eu-west-1" in err
+    assert "Traceback" not in err
