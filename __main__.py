@@ -75,6 +75,7 @@ observability = Observability(
         dead_letter_queue_name=workers.dead_letter_queue_name,
         k8s_provider=cluster.k8s_provider,
         cluster_name=cluster.cluster_name,
+        protect_state=settings.is_production,
         edge=EdgeSignals(
             alb_arn=edge.alb_arn,
             distribution_id=edge.distribution_id,

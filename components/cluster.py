@@ -296,6 +296,7 @@ class DedicatedCluster(pulumi.ComponentResource):
                 account=self._account,
                 namespace=namespace,
                 prerequisites=prerequisites,
+                protect_state=self._args.protect_state,
             ),
         )
 

@@ -86,7 +86,6 @@ GRAFANA_CLOUDWATCH_ACTIONS = [
     "cloudwatch:DescribeAlarms",
     "cloudwatch:ListMetrics",
     "cloudwatch:GetMetricData",
-    "cloudwatch:GetInsightRuleReport",
     "ec2:DescribeRegions",
     "tag:GetResources",
 ]
@@ -118,6 +117,8 @@ class ObservabilityArgs:
     k8s_provider: k8s.Provider
     cluster_name: pulumi.Input[str]
     edge: EdgeSignals
+    # The alert topics' keys are kept from deletion in prod: a deleted key loses the topic.
+    protect_state: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class Observability(pulumi.ComponentResource):
         self._args = args
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        self._account_id = account_id
         region = aws.get_region_output(opts=invoke).region
 
         alertmanager_role = self._pod_role("alertmanager")
@@ -212,7 +214,7 @@ class Observability(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=policy_document_output([administrators, publishers]),
             region=region,
-            opts=self._child(),
+            opts=self._child(protect=self._args.protect_state),
         )
         aws.kms.Alias(
             f"{self._name}-{role}-key",
@@ -435,7 +437,17 @@ class Observability(pulumi.ComponentResource):
             f"{self._name}-grafana-cloudwatch",
             role=role.id,
             policy=policy_document_output(
-                [allow(GRAFANA_CLOUDWATCH_ACTIONS, "*", sid="ReadCloudWatch")]
+                [
+                    allow(GRAFANA_CLOUDWATCH_ACTIONS, "*", sid="ReadCloudWatch"),
+                    # Contributor Insights reports are the one read that names its resource.
+                    allow(
+                        ["cloudwatch:GetInsightRuleReport"],
+                        pulumi.Output.concat(
+                            "arn:aws:cloudwatch:*:", self._account_id, ":insight-rule/*"
+                        ),
+                        sid="ReadInsightRules",
+                    ),
+                ]
             ),
             opts=self._child(),
         )

@@ -291,10 +291,14 @@ def test_alertmanager_may_publish_to_the_alert_topic_only(run: ProgramRun) -> No
 
 
 def test_grafana_reads_cloudwatch_and_writes_nothing(run: ProgramRun) -> None:
-    (statement,) = role_policy(run, "grafana-cloudwatch")
-    verbs = {action.split(":", 1)[1] for action in statement["Action"]}
+    statements = role_policy(run, "grafana-cloudwatch")
+    verbs = {action.split(":", 1)[1] for s in statements for action in s["Action"]}
 
     assert all(v.startswith(("Get", "List", "Describe")) for v in verbs), verbs
+    insights = [s for s in statements if "cloudwatch:GetInsightRuleReport" in s["Action"]]
+    assert [s["Resource"] for s in insights] == [
+        f"arn:aws:cloudwatch:*:{account_of(run)}:insight-rule/*"
+    ], "the one read that names a resource gets it"
 
 
 @pytest.mark.parametrize("account", ["alertmanager", "grafana"])
