@@ -70,7 +70,7 @@ _ID_PREFIXES = {
 }
 
 
-class OfflineGap(LookupError):
+class OfflineGapError(LookupError):
     """An invoke the mocks cannot answer as AWS would: a lookup they hold no data for."""
 
 
@@ -112,7 +112,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
         answer = self._invokes.get(args.token)
         if answer is None:
-            raise OfflineGap(
+            raise OfflineGapError(
                 f"the offline mocks have no answer for invoke {args.token}; add one to "
                 "tools/mocks.py with the values AWS returns"
             )
@@ -208,14 +208,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def _elb_account(self, args: dict[str, Any]) -> dict[str, Any]:
         region = args.get("region") or self.account.region
         if region not in ELB_LOG_ACCOUNTS:
-            raise OfflineGap(f"no Elastic Load Balancing log account known for {region}")
+            raise OfflineGapError(f"no Elastic Load Balancing log account known for {region}")
         account = ELB_LOG_ACCOUNTS[region]
         return {"id": account, "arn": f"arn:aws:iam::{account}:root", "region": region}
 
     def _vpc(self, args: dict[str, Any]) -> dict[str, Any]:
         vpc = self._vpcs.get(str(args.get("id")))
         if vpc is None:
-            raise OfflineGap(f"no VPC {args.get('id')!r} in this program")
+            raise OfflineGapError(f"no VPC {args.get('id')!r} in this program")
         cidr = vpc.get("cidrBlock")
         return {
             "id": args["id"],
@@ -232,7 +232,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         # Route 53 answers a public zone's name with a trailing dot and its id without a prefix.
         name = str(args.get("name", "")).rstrip(".")
         if not name or args.get("privateZone"):
-            raise OfflineGap(f"no public hosted zone named {name!r} in this account")
+            raise OfflineGapError(f"no public hosted zone named {name!r} in this account")
         zone_id = "Z" + _hex(name, 20).upper()
         servers = ("ns-1093.awsdns-08.org", "ns-1961.awsdns-53.co.uk", "ns-201.awsdns-25.com")
         return {
@@ -251,7 +251,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def _prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
         region = args.get("region") or self.account.region
         if args.get("name") != CLOUDFRONT_ORIGIN_FACING or region not in ORIGIN_FACING_PREFIX_LISTS:
-            raise OfflineGap(
+            raise OfflineGapError(
                 f"no managed prefix list {args.get('name')!r} in {region}: the offline mocks "
                 "know the CloudFront origin-facing list's id only for "
                 f"{', '.join(sorted(ORIGIN_FACING_PREFIX_LISTS))}; add the region's id to "
@@ -272,7 +272,7 @@ def _managed(ids: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def answer(args: dict[str, Any]) -> dict[str, Any]:
         name = args.get("name")
         if name not in ids:
-            raise OfflineGap(f"no AWS-managed CloudFront policy named {name!r}")
+            raise OfflineGapError(f"no AWS-managed CloudFront policy named {name!r}")
         return {"id": ids[name], "name": name}
 
     return answer

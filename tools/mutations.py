@@ -7,8 +7,8 @@ a deep copy of the recorded resources, edits inputs and outputs alike (the pack 
 have: URN from the mock monitor's scheme, parent and provider of a sibling, outputs from the
 same mocks that answered the real run.
 
-TODO(#6): no mutation touches pod security (privileged containers, host namespaces, a namespace
-relabelled `privileged`) or EBS encryption of node volumes: the pack has no policy for them yet.
+TODO(#6): no mutation relabels a namespace `privileged` or turns off EBS encryption of node
+volumes: the pack has no policy for them yet.
 """
 
 from __future__ import annotations
@@ -49,6 +49,16 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_SSE = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+TABLE = "aws:dynamodb/table:Table"
+POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 
 ANY_V4, ANY_V6 = "0.0.0.0/0", "::/0"
 OTHER_PREFIX_LIST = "pl-0123456789abcdef0"
@@ -717,6 +727,131 @@ DATA = [
 ]
 
 
+# --- the edge's logs and its WAF ------------------------------------------------------------
+
+
+def _without(records: Records, token: str, part: str) -> Records:
+    """`records` less one resource (a logging configuration, a public-access block...)."""
+    gone = find(records, token, part)
+    return [r for r in records if r is not gone]
+
+
+def _rules(records: Records, change: Callable[[list[Any]], list[Any]]) -> Records:
+    acl = find(records, WEB_ACL)
+    put(acl, "rules", change(cast(list[Any], acl.inputs["rules"])))
+    return records
+
+
+@edit("waf-logging-removed", "the web ACL's logging configuration is gone")
+def _no_waf_logging(records: Records) -> Records:
+    return _without(records, WAF_LOGGING, "")
+
+
+@edit("waf-logging-wrong-destination", "WAF logs to a group WAF can't deliver to")
+def _waf_wrong_destination(records: Records) -> Records:
+    config = find(records, WAF_LOGGING)
+    arn = config.inputs["logDestinationConfigs"][0].replace("aws-waf-logs-", "waf-audit-")
+    put(config, "logDestinationConfigs", [arn])
+    return records
+
+
+@edit("waf-common-rules-count", "the common rule set only counts: nothing is blocked")
+def _waf_count(records: Records) -> Records:
+    def change(rules: list[Any]) -> list[Any]:
+        common = "AWSManagedRulesCommonRuleSet"
+        return [{**r, "overrideAction": {"count": {}}} if r["name"] == common else r for r in rules]
+
+    return _rules(records, change)
+
+
+@edit("waf-sqli-removed", "the SQL injection rule set is dropped from the web ACL")
+def _waf_no_sqli(records: Records) -> Records:
+    return _rules(records, lambda rules: [r for r in rules if "SQLi" not in r["name"]])
+
+
+@edit("waf-rate-limit-removed", "the web ACL loses its rate-based rule")
+def _waf_no_rate(records: Records) -> Records:
+    return _rules(
+        records, lambda rules: [r for r in rules if "rateBasedStatement" not in r["statement"]]
+    )
+
+
+EDGE_LOGS = [
+    removal("cloudfront-logging-removed", (DIST, ""), "loggingConfig", "CloudFront logs nothing"),
+    setting("alb-access-logs-off", (LB, "alb"), "accessLogs.enabled", False, "no ALB logs"),
+    _no_waf_logging,
+    _waf_wrong_destination,
+    _waf_count,
+    _waf_no_sqli,
+    _waf_no_rate,
+]
+
+
+# --- buckets, protection, queue timeouts, residency -----------------------------------------
+
+
+@edit("s3-public-access-block-removed", "the ALB log bucket loses its public-access block")
+def _no_public_access_block(records: Records) -> Records:
+    return _without(records, PUBLIC_ACCESS_BLOCK, "alb-logs")
+
+
+@edit("s3-encryption-removed", "the CloudFront log bucket declares no encryption")
+def _no_bucket_encryption(records: Records) -> Records:
+    return _without(records, BUCKET_SSE, "cloudfront-logs")
+
+
+@edit("s3-tls-deny-removed", "the ALB log bucket's policy no longer refuses plain HTTP")
+def _no_tls_deny(records: Records) -> Records:
+    policy = find(records, BUCKET_POLICY, "alb-logs")
+    document = _document(policy)
+    document["Statement"] = [s for s in document["Statement"] if s.get("Effect") != "Deny"]
+    put(policy, "policy", json.dumps(document))
+    return records
+
+
+@edit("results-table-unprotected", "the prod results table loses `protect`")
+def _unprotected(records: Records) -> Records:
+    table = find(records, TABLE, "results")
+    return [dataclasses.replace(r, protect=False) if r is table else r for r in records]
+
+
+STORES = [
+    _no_public_access_block,
+    setting(
+        "s3-public-policy-allowed",
+        *((PUBLIC_ACCESS_BLOCK, "cloudfront-logs"), "blockPublicPolicy", False),
+        "a bucket policy may make the log bucket public",
+    ),
+    _no_bucket_encryption,
+    _no_tls_deny,
+    _unprotected,
+    setting(
+        "sqs-visibility-below-grace",
+        *((QUEUE, "queue"), "visibilityTimeoutSeconds", 60),
+        "a message reappears while a stopping worker (90 s grace) still holds it",
+    ),
+    removal(
+        "keda-scale-down-behaviour-removed",
+        *((SCALED_OBJECT, ""), "spec.advanced"),
+        "the HPA's 300 s default drains workers, cooldownPeriod ignored",
+    ),
+    setting(
+        "keda-scale-down-window-too-long",
+        *(
+            (SCALED_OBJECT, ""),
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown"
+            ".stabilizationWindowSeconds",
+            7200,
+        ),
+        "a window the HPA rejects",
+    ),
+    setting("region-london", (QUEUE, "queue"), "region", "eu-west-2", "the queue in London"),
+    setting(
+        "region-us-east-1-table", (TABLE, "results"), "region", "us-east-1", "results in the US"
+    ),
+]
+
+
 # --- identity -------------------------------------------------------------------------------
 
 
@@ -762,6 +897,33 @@ def _star(action: str) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": "*"}
 
 
+@edit("trust-account-root", "the worker role trusts the whole account, unconditionally")
+def _account_trust(records: Records) -> Records:
+    role = find(records, ROLE, "worker")
+    account = role.outputs["arn"].split(":")[4]
+    principal = {"AWS": f"arn:aws:iam::{account}:root"}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    _with_statement(role, statement, "assumeRolePolicy")
+    return records
+
+
+@edit("trust-second-service", "EC2 may assume the worker role as well as Pod Identity")
+def _second_service(records: Records) -> Records:
+    principal = {"Service": "ec2.amazonaws.com"}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    _with_statement(find(records, ROLE, "worker"), statement, "assumeRolePolicy")
+    return records
+
+
+@edit("pod-identity-second-binding", "a second service account is bound to the worker role")
+def _second_binding(records: Records) -> Records:
+    role, binding = find(records, ROLE, "worker"), find(records, POD_IDENTITY, "worker")
+    props = {**binding.inputs, "serviceAccount": "default", "roleArn": role.outputs["arn"]}
+    return add(
+        records, binding, POD_IDENTITY, "matching-worker-default", props, links={"roleArn": [role]}
+    )
+
+
 IDENTITY = [
     _grant("iam-star-action", 'the worker may do "*"', _star("*")),
     _grant("iam-service-wildcard", 'the worker may do "sqs:*"', _star("sqs:*")),
@@ -773,6 +935,14 @@ IDENTITY = [
     _inline_star,
     _managed_star,
     _open_trust,
+    _grant(
+        "iam-resource-star",
+        'the worker may receive from every queue ("Resource": "*")',
+        {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"},
+    ),
+    _account_trust,
+    _second_service,
+    _second_binding,
 ]
 
 
@@ -848,12 +1018,78 @@ KUBERNETES = [
     ),
 ]
 
+
+# --- pods -----------------------------------------------------------------------------------
+
+
+def _worker_pod(name: str, fault: str, change: Callable[[dict[str, Any]], None]) -> Mutation:
+    """A mutation editing the worker Deployment's pod spec (inputs and outputs alike)."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        for state in _states(find(records, DEPLOYMENT, "worker")):
+            change(state["spec"]["template"]["spec"])
+        return records
+
+    return apply
+
+
+def _first_container(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    return lambda pod: change(pod["containers"][0])
+
+
+def _init_container(pod: dict[str, Any]) -> None:
+    image = pod["containers"][0]["image"]
+    pod["initContainers"] = [{"name": "migrate", "image": image, "command": ["migrate"]}]
+
+
+PODS = [
+    _worker_pod(
+        "pod-privileged",
+        "the worker container runs privileged",
+        _first_container(lambda c: c["securityContext"].update(privileged=True)),
+    ),
+    _worker_pod(
+        "pod-host-network",
+        "the worker pod joins the node's network",
+        lambda p: p.update(hostNetwork=True),
+    ),
+    _worker_pod(
+        "pod-host-path",
+        "the worker mounts the node's filesystem",
+        lambda p: p["volumes"].append({"name": "host", "hostPath": {"path": "/"}}),
+    ),
+    _worker_pod(
+        "pod-writable-root",
+        "the worker's root filesystem is writable",
+        _first_container(lambda c: c["securityContext"].pop("readOnlyRootFilesystem")),
+    ),
+    _worker_pod(
+        "pod-init-container-unrestricted",
+        "an init container with no security context and no resources",
+        _init_container,
+    ),
+    _worker_pod(
+        "pod-memory-limit-removed",
+        "the worker may take its node's memory",
+        _first_container(lambda c: c["resources"]["limits"].pop("memory")),
+    ),
+    _worker_pod(
+        "pod-image-latest",
+        "the worker runs a moving `latest` tag",
+        _first_container(lambda c: c.update(image=c["image"].rsplit(":", 1)[0] + ":latest")),
+    ),
+]
+
 CATALOGUE: list[Mutation] = [
     *EDGE_BALANCERS,
     *SECURITY_GROUPS,
     *CLOUDFRONT,
+    *EDGE_LOGS,
     *CLUSTER,
     *DATA,
+    *STORES,
     *IDENTITY,
     *KUBERNETES,
+    *PODS,
 ]

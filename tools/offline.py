@@ -28,7 +28,7 @@ from pulumi.runtime.settings import configure
 from pulumi.runtime.stack import run_in_stack
 from ruamel.yaml import YAML, YAMLError
 
-from tools.mocks import Account, OfflineGap, PlatformMocks
+from tools.mocks import Account, OfflineGapError, PlatformMocks
 from tools.records import (
     PROVIDER_PREFIX,
     RESOURCE_SIG,
@@ -114,7 +114,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     """
     reader = YAML(typ="safe", pure=True)
     try:
-        data = reader.load(path.read_text(encoding="utf-8"))
+        data: object = reader.load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {path.parent}") from None
     except UnicodeDecodeError as error:
@@ -311,7 +311,7 @@ def _run_isolated(config: StackConfig, body: Callable[[], object], preview: bool
             )
         )
         loop.run_until_complete(run_in_stack(lambda: _discard(body())))
-    except OfflineGap as gap:
+    except OfflineGapError as gap:
         raise ProgramError(f"the offline plan cannot answer a lookup: {gap}") from None
     finally:
         _close(loop)

@@ -8,13 +8,34 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from matching_policy import cluster, data, edge, identity, kubernetes, network
+from matching_policy import (
+    buckets,
+    cluster,
+    data,
+    edge,
+    edge_logging,
+    front_doors,
+    iam_scope,
+    identity,
+    kubernetes,
+    network,
+    residency,
+    scaling,
+    workloads,
+)
 
 ALL_POLICIES: list[Policy] = [
     *edge.POLICIES,
+    *edge_logging.POLICIES,
+    *front_doors.POLICIES,
     *network.POLICIES,
     *cluster.POLICIES,
     *data.POLICIES,
+    *buckets.POLICIES,
+    *scaling.POLICIES,
+    *residency.POLICIES,
     *identity.POLICIES,
+    *iam_scope.POLICIES,
     *kubernetes.POLICIES,
+    *workloads.POLICIES,
 ]

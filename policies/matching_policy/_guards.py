@@ -8,29 +8,35 @@ dependency the SDK records from the load balancer's `securityGroups` to the grou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UnknownValueError
 
-from matching_policy._props import (
-    Verdicts,
-    dependencies,
-    get,
-    known_text,
-    known_texts,
-)
+from matching_policy._props import Verdicts, dependencies, get, known_text
 from matching_policy.network import RULE_TYPES, SECURITY_GROUP, Ingress, ingress_of
 
 LOAD_BALANCERS = frozenset(
     {"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}
 )
+_OTHER_KINDS = frozenset({"network", "gateway"})
+
+
+def load_balancer_kind(props: object) -> str:
+    """`loadBalancerType` folded to lower case; absent, empty or unrecognised read as application.
+
+    Application is the provider's default and the kind most policies guard, so a spelling the
+    pack does not recognise ("", "Application ") gets every load-balancer rule rather than none.
+    """
+    found = get(props, "loadBalancerType")
+    kind = found.strip().lower() if isinstance(found, str) else ""
+    return kind if kind in _OTHER_KINDS else "application"
 
 
 def is_application(props: object) -> bool:
-    """An absent `loadBalancerType` means application: that is the provider's default."""
-    return get(props, "loadBalancerType") in (None, "application")
+    return load_balancer_kind(props) == "application"
 
 
 def region_of(resource: PolicyResource) -> str | None:
@@ -103,16 +109,20 @@ class GuardWalk:
             raise pending
 
     def _guards(self, balancer: PolicyResource) -> tuple[Guards, UnknownValueError | None]:
-        listed, pending = known_texts(balancer.props, "securityGroups")
+        listed, unknown, pending = _listed_ids(balancer.props)
         found = {self._by_id[i].urn: self._by_id[i] for i in listed if i in self._by_id}
         unmatched = [i for i in listed if i not in self._by_id]
         linked = dependencies(balancer, "securityGroups", SECURITY_GROUP)
         extra = [g for g in linked if g.urn not in found]
 
-        # A linked group whose id the view does not carry stands for one unmatched id.
+        # A linked group whose id the view does not carry may be behind one listed id: a
+        # client's inputs hold its id resolved, a preview holds it unknown. Unknown elements
+        # claim those groups first, because only an output can be unknown: a literal id
+        # never stands for a group of this stack whose id the view lacks.
         silent = [g for g in extra if known_text(g.props, "id") is None]
-        strangers = unmatched if len(unmatched) > len(silent) else []
-        outsiders = len(unmatched) - len(silent) if strangers else 0
+        spare = max(len(silent) - unknown, 0)
+        strangers = unmatched if len(unmatched) > spare else []
+        outsiders = len(unmatched) - spare if strangers else 0
         guards = Guards([*found.values(), *extra], strangers, outsiders, pending is not None)
         return guards, pending
 
@@ -134,3 +144,26 @@ class GuardWalk:
     ) -> None:
         for ingress in ingress_of(rule.resource_type, rule.props, rule.name, rule.urn):
             on_ingress(balancer, group, rule, ingress)
+
+
+def _listed_ids(props: object) -> tuple[list[str], int, UnknownValueError | None]:
+    """The known ids in `securityGroups`, how many elements are unknown, and the first unknown."""
+    try:
+        value = get(props, "securityGroups")
+    except UnknownValueError as error:
+        return [], 0, error
+
+    known: list[str] = []
+    unknown = 0
+    pending: UnknownValueError | None = None
+    listed = not isinstance(value, str) and isinstance(value, Sequence)
+    sequence = cast(Sequence[object], value) if listed else ()
+    for index in range(len(sequence)):
+        try:
+            element = sequence[index]
+        except UnknownValueError as error:
+            unknown, pending = unknown + 1, pending or error
+            continue
+        if isinstance(element, str):
+            known.append(element)
+    return known, unknown, pending

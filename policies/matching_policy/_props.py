@@ -94,6 +94,11 @@ def dependencies(resource: PolicyResource, key: str, token: str) -> list[PolicyR
     return [r for r in resource.property_dependencies.get(key, []) if r.resource_type == token]
 
 
+def linked(resource: PolicyResource, key: str, token: str) -> set[str]:
+    """The URNs of the resources of type `token` that `key` was built from."""
+    return {r.urn for r in dependencies(resource, key, token)}
+
+
 def label(resource: PolicyResource) -> str:
     """How messages name a resource: its cloud id when the stack view carries one, and its URN."""
     cloud_id = known_text(resource.props, "id")

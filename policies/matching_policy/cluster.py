@@ -113,23 +113,35 @@ EKS_CONTROL_PLANE_LOGS = ResourceValidationPolicy(
 
 # --- ec2-imdsv2-required --------------------------------------------------------------------
 
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-INSTANCE = "aws:ec2/instance:Instance"
 EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+# Everything that launches EC2 instances from its own `metadataOptions` (EC2 defaults an unset
+# httpTokens to optional there). Auto Scaling groups and EC2 fleets launch only from templates or
+# launch configurations, which are judged themselves.
+METADATA_OWNERS = frozenset(
+    {
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/instance:Instance",
+        "aws:ec2/spotInstanceRequest:SpotInstanceRequest",
+        "aws:ec2/launchConfiguration:LaunchConfiguration",
+    }
+)
+SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 IMDS_EXAMPLE = """\
-aws.ec2.LaunchTemplate("nodes", metadata_options={"http_tokens": "optional"})
+aws.ec2.SpotInstanceRequest("nodes", ami=ami, metadata_options={"http_tokens": "optional"})
+aws.eks.NodeGroup("system", cluster_name=name, ...)  # no launch_template: IMDSv1, hop limit 2
 """
 
 
 def _imds_findings(options: object, *, absent_is_v1: bool) -> list[str]:
     """IMDSv1, or a hop limit that lets pods reach the node role's credentials."""
-    if get(options, "httpEndpoint") == "disabled":
+    if _lower(get(options, "httpEndpoint")) == "disabled":
         return []
 
     found: list[str] = []
     tokens = get(options, "httpTokens")
-    if tokens != "required" and (tokens is not None or absent_is_v1):
+    if _lower(tokens) != "required" and (tokens is not None or absent_is_v1):
         found.append(f"allows IMDSv1 (httpTokens {tokens!r}, not 'required')")
     hops = get(options, "httpPutResponseHopLimit")
     if isinstance(hops, int | float) and hops > 1:
@@ -137,14 +149,34 @@ def _imds_findings(options: object, *, absent_is_v1: bool) -> list[str]:
     return found
 
 
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _launchers_findings(token: str, props: Any) -> list[str]:
+    """What lets an instance launched by a fleet or an EKS node group use IMDSv1."""
+    if token == SPOT_FLEET:
+        # A spot fleet's launchSpecifications have no metadata options: only templates do.
+        specs = items(get(props, "launchSpecifications"))
+        return [
+            f"launches from launchSpecifications[{i}], which allow IMDSv1"
+            for i in range(len(specs))
+        ]
+    if token == NODE_GROUP and get(props, "launchTemplate") is None:
+        # Without one, EKS launches nodes with httpTokens optional and a hop limit of 2; with
+        # one, the template (judged on its own) decides.
+        return ["has no launch template, so EKS lets its nodes use IMDSv1 with a hop limit of 2"]
+    return []
+
+
 def _check_imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # EC2 defaults an unset httpTokens to optional; Karpenter defaults it to required.
-    if args.resource_type in (LAUNCH_TEMPLATE, INSTANCE):
+    if args.resource_type in METADATA_OWNERS:
         found = _imds_findings(get(args.props, "metadataOptions"), absent_is_v1=True)
     elif args.resource_type == EC2_NODE_CLASS:
         found = _imds_findings(get(args.props, "spec", "metadataOptions"), absent_is_v1=False)
     else:
-        return
+        found = _launchers_findings(args.resource_type, args.props)
 
     for finding in found:
         report(f"'{args.name}' ({args.urn}) {finding}", None)
@@ -153,8 +185,9 @@ def _check_imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
 # IMDSv1 and a hop limit above one hand the node role's credentials to any pod (SSRF included).
 EC2_IMDSV2_REQUIRED = ResourceValidationPolicy(
     name="ec2-imdsv2-required",
-    description="Every launch template, instance and Karpenter EC2NodeClass requires IMDSv2 "
-    "with a hop limit of one, so that pods can't take the node's credentials.",
+    description="Every launch template, launch configuration, instance, spot request, spot "
+    "fleet, EKS node group and Karpenter EC2NodeClass requires IMDSv2 with a hop limit of one, "
+    "so that pods can't take the node's credentials.",
     validate=_check_imds,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,

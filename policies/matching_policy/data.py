@@ -188,4 +188,41 @@ SNS_TOPIC_KMS = ResourceValidationPolicy(
     severity=Severity.MEDIUM,
 )
 
-POLICIES = [SQS_KMS_CMK, SQS_DEAD_LETTER, KMS_KEY_ROTATION, SNS_TOPIC_KMS]
+
+# --- stateful-protected ----------------------------------------------------------------------
+
+# Losing any of these loses data or the means to read it: messages in flight, match results,
+# the provider keys, or everything a key encrypted (a deleted key can't be brought back).
+STATEFUL_TYPES = frozenset(
+    {
+        QUEUE,
+        "aws:dynamodb/table:Table",
+        KMS_KEY,
+        "aws:secretsmanager/secret:Secret",
+    }
+)
+
+STATEFUL_EXAMPLE = 'aws.dynamodb.Table("results", ...)  # no opts=ResourceOptions(protect=True)'
+
+
+def _check_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type in STATEFUL_TYPES and not args.opts.protect:
+        report(
+            f"'{args.name}' ({args.urn}) is not protected: a replacement or `pulumi destroy` "
+            "would delete it and its data",
+            None,
+        )
+
+
+# Mandatory in prod only (see config/): staging is rebuilt freely and must stay deletable.
+STATEFUL_PROTECTED = ResourceValidationPolicy(
+    name="stateful-protected",
+    description="Every SQS queue, DynamoDB table, KMS key and Secrets Manager secret carries the "
+    "`protect` resource option.",
+    validate=_check_protected,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Pass opts=pulumi.ResourceOptions(protect=True) in production stacks.",
+)
+
+POLICIES = [SQS_KMS_CMK, SQS_DEAD_LETTER, KMS_KEY_ROTATION, SNS_TOPIC_KMS, STATEFUL_PROTECTED]

@@ -14,6 +14,7 @@ config with the EU-27 again, so no config can widen the fence.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from pulumi_policy import (
@@ -28,13 +29,25 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from matching_policy._guards import LOAD_BALANCERS, Guards, GuardWalk, is_application, region_of
+from matching_policy._guards import (
+    LOAD_BALANCERS,
+    Guards,
+    GuardWalk,
+    is_application,
+    load_balancer_kind,
+    region_of,
+)
 from matching_policy._props import Verdicts, get, items, label, texts
 from matching_policy.network import Ingress, Source
 
 Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+MULTITENANT_DISTRIBUTION = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+# pulumi-aws 7 keeps the old token only as an alias, but state written before the rename has it.
+CLASSIC_LOAD_BALANCERS = frozenset(
+    {"aws:elb/loadBalancer:LoadBalancer", "aws:elasticloadbalancing/loadBalancer:LoadBalancer"}
+)
 VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
 LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
 
@@ -75,7 +88,7 @@ def _internal_rule(kind: str) -> Validate:
 
 
 def _kind(props: object) -> str:
-    return "application" if is_application(props) else str(get(props, "loadBalancerType"))
+    return load_balancer_kind(props)
 
 
 ALB_INTERNAL = ResourceValidationPolicy(
@@ -101,6 +114,35 @@ NLB_INTERNAL = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     remediation_steps="Set internal=True, or reach the service through CloudFront and the ALB.",
+)
+
+
+# --- elb-classic-forbidden -------------------------------------------------------------------
+
+ELB_CLASSIC_EXAMPLE = """\
+aws.elb.LoadBalancer("classic", subnets=public_ids, internal=False, listeners=[{
+    "instance_port": 8080, "instance_protocol": "http", "lb_port": 80, "lb_protocol": "http"}])
+"""
+
+
+def _check_classic(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in CLASSIC_LOAD_BALANCERS:
+        return
+
+    facing = "internal" if get(args.props, "internal") is True else "internet-facing"
+    report(f"classic load balancer '{args.name}' ({args.urn}) is {facing}", None)
+
+
+# Even an internal classic ELB does not fit the edge: CloudFront VPC origins take only ALBs, NLBs
+# and instances, its listeners offer no TLS 1.3 policy, and it can't drop invalid headers.
+ELB_CLASSIC_FORBIDDEN = ResourceValidationPolicy(
+    name="elb-classic-forbidden",
+    description="No classic load balancer exists: an internet-facing one skips CloudFront, and "
+    "an internal one can't be a VPC origin or meet the listener TLS and header rules.",
+    validate=_check_classic,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Use an internal application load balancer behind CloudFront.",
 )
 
 
@@ -245,13 +287,14 @@ def _allowed_countries(config: Mapping[str, Any]) -> list[str]:
 
 
 def _check_geo(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != DISTRIBUTION:
+    shape = DISTRIBUTIONS.get(args.resource_type)
+    if shape is None:
         return
 
     allowed = _allowed_countries(args.get_config())
     geo = get(args.props, "restrictions", "geoRestriction")
     kind = get(geo, "restrictionType")
-    locations = texts(get(geo, "locations"))
+    locations = texts(get(geo, shape.locations))
     outside = [c for c in locations if c not in allowed]
 
     subject = f"distribution '{args.name}' ({args.urn})"
@@ -271,7 +314,8 @@ def _check_geo(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 CLOUDFRONT_GEO_EU_ONLY = ResourceValidationPolicy(
     name="cloudfront-geo-eu-only",
-    description="Every CloudFront distribution whitelists viewers from EU-27 countries only.",
+    description="Every CloudFront distribution, multitenant ones too, whitelists viewers from "
+    "EU-27 countries only.",
     validate=_check_geo,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -300,14 +344,41 @@ SECURE_VIEWER_POLICIES = frozenset({"https-only", "redirect-to-https"})
 ORIGIN_TLS = frozenset({"TLSv1.2"})
 
 
-def _distribution_rule(check: Callable[[Any], list[str]]) -> Validate:
+@dataclass(frozen=True)
+class Shape:
+    """Where a distribution type keeps what these policies read (camelCase, as on the wire)."""
+
+    behaviours: str
+    origin_id: str
+    vpc_origin: str
+    other_origins: tuple[str, ...]
+    locations: str
+
+
+# Every resource that serves viewers through CloudFront, so that each rule holds for all of them.
+DISTRIBUTIONS = {
+    DISTRIBUTION: Shape(
+        "orderedCacheBehaviors",
+        "originId",
+        "vpcOriginConfig",
+        ("customOriginConfig", "s3OriginConfig"),
+        "locations",
+    ),
+    MULTITENANT_DISTRIBUTION: Shape(
+        "cacheBehaviors", "id", "vpcOriginConfigs", ("customOriginConfigs",), "items"
+    ),
+}
+
+
+def _distribution_rule(check: Callable[[Shape, Any], list[str]]) -> Validate:
     """A validate function that runs `check` on each distribution and reports what it finds."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type != DISTRIBUTION:
+        shape = DISTRIBUTIONS.get(args.resource_type)
+        if shape is None:
             return
 
-        for finding in check(args.props):
+        for finding in check(shape, args.props):
             report(f"distribution '{args.name}' ({args.urn}) {finding}", None)
 
     return validate
@@ -316,14 +387,14 @@ def _distribution_rule(check: Callable[[Any], list[str]]) -> Validate:
 CLOUDFRONT_WAF_EXAMPLE = 'aws.cloudfront.Distribution("api", web_acl_id=None, ...)'
 
 
-def _waf(props: Any) -> list[str]:
+def _waf(_shape: Shape, props: Any) -> list[str]:
     acl = get(props, "webAclId")
     return [] if isinstance(acl, str) and acl else ["has no webAclId: no WAF web ACL filters it"]
 
 
 CLOUDFRONT_WAF = ResourceValidationPolicy(
     name="cloudfront-waf-attached",
-    description="Every CloudFront distribution has a WAFv2 web ACL attached.",
+    description="Every CloudFront distribution, multitenant ones too, has a WAFv2 web ACL.",
     validate=_distribution_rule(_waf),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -334,11 +405,10 @@ aws.cloudfront.Distribution("api", default_cache_behavior={"viewer_protocol_poli
 """
 
 
-def _https_viewers(props: Any) -> list[str]:
+def _https_viewers(shape: Shape, props: Any) -> list[str]:
     behaviours = [("defaultCacheBehavior", get(props, "defaultCacheBehavior"))]
     behaviours += [
-        (f"orderedCacheBehaviors[{i}]", b)
-        for i, b in enumerate(items(get(props, "orderedCacheBehaviors")))
+        (f"{shape.behaviours}[{i}]", b) for i, b in enumerate(items(get(props, shape.behaviours)))
     ]
     return [
         f"lets viewers use {get(b, 'viewerProtocolPolicy')!r} in {where}"
@@ -361,7 +431,7 @@ aws.cloudfront.Distribution("api", viewer_certificate={"cloudfront_default_certi
 """
 
 
-def _viewer_tls(props: Any) -> list[str]:
+def _viewer_tls(_shape: Shape, props: Any) -> list[str]:
     certificate = get(props, "viewerCertificate")
     if get(certificate, "cloudfrontDefaultCertificate") is True:
         # The default *.cloudfront.net certificate ignores minimumProtocolVersion: TLSv1 stays on.
@@ -388,17 +458,22 @@ aws.cloudfront.Distribution("api", origins=[{"domain_name": alb.dns_name,
 """
 
 
-def _vpc_origins(props: Any) -> list[str]:
+def _vpc_origins(shape: Shape, props: Any) -> list[str]:
     origins = items(get(props, "origins"))
     if not origins:
         return ["names no origin"]
     return [
-        f"reaches origin {get(o, 'originId')!r} without a vpcOriginConfig"
+        f"reaches origin {get(o, shape.origin_id)!r} without a {shape.vpc_origin} (or with another "
+        "kind of origin beside it)"
         for o in origins
-        if get(o, "vpcOriginConfig") is None
-        or get(o, "customOriginConfig") is not None
-        or get(o, "s3OriginConfig") is not None
+        if not _present(get(o, shape.vpc_origin))
+        or any(_present(get(o, key)) for key in shape.other_origins)
     ]
+
+
+def _present(value: object) -> bool:
+    """Set to something: the multitenant shape sends each origin config as a list of one."""
+    return value is not None and value not in ([], {})
 
 
 CLOUDFRONT_VPC_ORIGINS = ResourceValidationPolicy(
@@ -531,6 +606,7 @@ ALB_DELETION_PROTECTION = ResourceValidationPolicy(
 POLICIES = [
     ALB_INTERNAL,
     NLB_INTERNAL,
+    ELB_CLASSIC_FORBIDDEN,
     ALB_INGRESS_CLOUDFRONT_ONLY,
     ALB_INGRESS_REGION_KNOWN,
     CLOUDFRONT_GEO_EU_ONLY,

@@ -71,7 +71,7 @@ aws.iam.RolePolicy("workers", role=role.id, policy=json.dumps({"Version": "2012-
 """
 
 
-def _documents(token: str, props: Any) -> list[tuple[str, object]]:
+def documents(token: str, props: Any) -> list[tuple[str, object]]:
     """Each policy document of a resource, with where it sits."""
     if token in DOCUMENT_TYPES:
         return [("policy", get(props, "policy"))]
@@ -83,7 +83,7 @@ def _documents(token: str, props: Any) -> list[tuple[str, object]]:
     return []
 
 
-def _statements(document: object) -> list[Mapping[str, Any]] | None:
+def parse_statements(document: object) -> list[Mapping[str, Any]] | None:
     if isinstance(document, str):
         try:
             document = json.loads(document)
@@ -109,11 +109,11 @@ def _broad_grants(statements: list[Mapping[str, Any]]) -> list[str]:
 
 
 def _check_wildcards(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    for where, document in _documents(args.resource_type, args.props):
+    for where, document in documents(args.resource_type, args.props):
         if document is None:
             continue
 
-        statements = _statements(document)
+        statements = parse_statements(document)
         subject = f"{where} of '{args.name}' ({args.urn})"
         if statements is None:
             report(f"{subject} is not a JSON policy document, so it can't be checked", None)
@@ -185,7 +185,7 @@ def _check_public_principal(args: ResourceValidationArgs, report: ReportViolatio
         return
 
     where, document = found
-    statements = _statements(document)
+    statements = parse_statements(document)
     subject = f"{where} of '{args.name}' ({args.urn})"
     if statements is None:
         report(f"{subject} is not a JSON policy document, so it can't be checked", None)

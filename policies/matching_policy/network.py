@@ -8,6 +8,7 @@ and `aws.ec2.SecurityGroupRule` (with `type="ingress"`). `ingress_of` turns any 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -32,9 +33,40 @@ GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 RULE_TYPES = frozenset({INGRESS_RULE, GROUP_RULE})
 INGRESS_TYPES = RULE_TYPES | GROUP_TYPES
 
-ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
-_TCP = frozenset({"tcp", "6"})
+# Where no internet host can come from: RFC 1918, carrier-grade NAT (RFC 6598) and link-local;
+# for IPv6, unique-local (RFC 4193) and link-local. Any other range counts as public.
+_PRIVATE_V4 = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+)
+_PRIVATE_V6 = tuple(ipaddress.IPv6Network(n) for n in ("fc00::/7", "fe80::/10"))
 _HTTPS_PORT = 443
+# IANA protocol numbers AWS accepts in place of the names; -1 and "all" both mean every protocol.
+_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
+
+
+def is_public(cidr: str) -> bool:
+    """True unless every address in `cidr` lies in a range the internet can't reach us from.
+
+    A range is judged by its addresses, not its spelling, so 0.0.0.0/1 plus 128.0.0.0/1, or
+    0::/0, are as public as 0.0.0.0/0 and ::/0. A range that doesn't parse counts as public:
+    AWS may read it another way than Python does.
+    """
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return True
+    if isinstance(network, ipaddress.IPv4Network):
+        return not any(network.subnet_of(private) for private in _PRIVATE_V4)
+    return not any(network.subnet_of(private) for private in _PRIVATE_V6)
+
+
+def protocol_name(value: object) -> str:
+    """A rule's protocol as one spelling: lower case, named, "-1" for every protocol."""
+    if value is None:
+        return "(no protocol)"
+    text = str(int(value)) if isinstance(value, int | float) else str(value).strip().lower()
+    return _PROTOCOL_NAMES.get(text, text)
 
 
 class Source(StrEnum):
@@ -59,14 +91,14 @@ class Ingress:
 
     @property
     def is_https_only(self) -> bool:
-        tcp = self.protocol.lower() in _TCP
+        tcp = self.protocol == "tcp"
         return tcp and self.from_port == _HTTPS_PORT and self.to_port == _HTTPS_PORT
 
     def describe(self) -> str:
         return f"{self.source} ({self.kind}) on {self._ports()} through {self.via}"
 
     def _ports(self) -> str:
-        if self.protocol in ("-1", "all"):
+        if self.protocol == "-1":
             return "every protocol and port"
         if self.from_port == self.to_port:
             return f"{self.protocol} {self.from_port}"
@@ -110,7 +142,9 @@ def _ingress_rule(props: Any, name: str, urn: str) -> list[Ingress]:
 
 
 def _group_rule(props: Any, name: str, urn: str) -> list[Ingress]:
-    if get(props, "type") != "ingress":
+    # Any type but egress is read as ingress, so that no spelling ("Ingress") escapes.
+    kind = get(props, "type")
+    if isinstance(kind, str) and kind.strip().lower() == "egress":
         return []
 
     return _sources(
@@ -144,7 +178,7 @@ def _sources(
         return Ingress(
             source=source,
             kind=kind,
-            protocol=str(protocol) if protocol is not None else "(no protocol)",
+            protocol=protocol_name(protocol),
             from_port=number(get(rule, "fromPort")),
             to_port=number(get(rule, "toPort")),
             via=via,
@@ -176,15 +210,19 @@ def _check_public_ingress(args: ResourceValidationArgs, report: ReportViolation)
         return
 
     for ingress in ingress_of(args.resource_type, args.props, args.name, args.urn):
-        if ingress.source in ANYWHERE:
-            report(f"{args.urn} admits the whole internet: {ingress.describe()}", None)
+        if ingress.kind in _RANGES and is_public(ingress.source):
+            report(f"{args.urn} admits a public range: {ingress.describe()}", None)
+
+
+_RANGES = frozenset({Source.IPV4, Source.IPV6})
 
 
 SG_NO_PUBLIC_INGRESS = ResourceValidationPolicy(
     name="sg-no-public-ingress",
     description=(
-        "No security group admits ingress from 0.0.0.0/0 or ::/0, whether the rule is inline "
-        "or a separate SecurityGroupIngressRule or SecurityGroupRule."
+        "No security group admits ingress from a public address range (any range not wholly "
+        "inside RFC 1918, CGNAT, link-local or IPv6 unique-local space), whether the "
+        "rule is inline or a separate SecurityGroupIngressRule or SecurityGroupRule."
     ),
     validate=_check_public_ingress,
     enforcement_level=EnforcementLevel.MANDATORY,

@@ -25,6 +25,15 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+# Stateful types, registered with `protect` as a compliant prod program does.
+STATEFUL = frozenset(
+    {
+        "aws:sqs/queue:Queue",
+        "aws:dynamodb/table:Table",
+        "aws:kms/key:Key",
+        "aws:secretsmanager/secret:Secret",
+    }
+)
 EU_27 = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 
 __all__ = ["UNKNOWN"]
@@ -61,6 +70,7 @@ def resource(
     via: ResourceRecord | None = DEFAULT_PROVIDER,
     custom: bool = True,
     computed: Mapping[str, Any] | None = None,
+    protect: bool | None = None,
 ) -> ResourceRecord:
     """One resource; `links` maps an input to the resources it was built from, and `computed`
     holds the outputs the provider adds (an ARN, say)."""
@@ -79,6 +89,7 @@ def resource(
         outputs=outputs if custom else {},
         dependencies=tuple(dict.fromkeys(r.urn for deps in links.values() for r in deps)),
         property_dependencies={key: tuple(r.urn for r in deps) for key, deps in links.items()},
+        protect=token in STATEFUL if protect is None else protect,
     )
 
 
@@ -174,6 +185,7 @@ def load_balancer(
         "securityGroups": [g.id if isinstance(g, ResourceRecord) else g for g in groups],
         "dropInvalidHeaderFields": True,
         "enableDeletionProtection": True,
+        "accessLogs": {"enabled": True, "bucket": "alb-logs", "prefix": "alb"},
         **inputs,
     }
     linked = [g for g in groups if isinstance(g, ResourceRecord)]
@@ -216,6 +228,7 @@ def distribution(name: str = "api-cdn", **inputs: Any) -> ResourceRecord:
             "minimumProtocolVersion": "TLSv1.2_2021",
             "sslSupportMethod": "sni-only",
         },
+        "loggingConfig": {"bucket": "cdn-logs.s3.amazonaws.com", "prefix": "cloudfront/"},
         **inputs,
     }
     return resource(DISTRIBUTION, name, props, cloud_id="E1ABCDEF234567")
@@ -227,3 +240,33 @@ def geo(kind: Any, locations: Any = None) -> dict[str, Any]:
     if locations is not None:
         restriction["locations"] = locations
     return {"geoRestriction": restriction}
+
+
+MULTITENANT_DISTRIBUTION = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+
+
+def multitenant_distribution(name: str = "tenants-cdn", **inputs: Any) -> ResourceRecord:
+    """A compliant multitenant distribution: its origins, behaviours and geo list are spelt
+    differently from a plain distribution's (`id`, `vpcOriginConfigs`, `cacheBehaviors`,
+    `items`)."""
+    props: dict[str, Any] = {
+        "enabled": True,
+        "webAclId": "arn:aws:wafv2:us-east-1:111122223333:global/webacl/api/1",
+        "tenantConfig": {"parameterDefinitions": []},
+        "origins": [
+            {
+                "id": "alb",
+                "domainName": "origin.example.com",
+                "vpcOriginConfigs": [{"vpcOriginId": "vo_0abc"}],
+            }
+        ],
+        "defaultCacheBehavior": {"targetOriginId": "alb", "viewerProtocolPolicy": "https-only"},
+        "restrictions": {"geoRestriction": {"restrictionType": "whitelist", "items": list(EU_27)}},
+        "viewerCertificate": {
+            "acmCertificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/1",
+            "minimumProtocolVersion": "TLSv1.2_2021",
+            "sslSupportMethod": "sni-only",
+        },
+        **inputs,
+    }
+    return resource(MULTITENANT_DISTRIBUTION, name, props, cloud_id="E2ABCDEF234567")

@@ -146,3 +146,75 @@ def test_imdsv1_or_reachable_metadata_is_blocked(pack: PolicyPack, record: Resou
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
     assert policies(found) == [IMDS], explain(record.urn, found)
+
+
+# --- red-team regressions: every launcher of instances, and node groups -----------------------
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+OPTIONAL = {"httpTokens": "optional"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            resource(
+                "aws:ec2/spotInstanceRequest:SpotInstanceRequest",
+                "spot",
+                {"metadataOptions": OPTIONAL},
+            ),
+            id="spot-request",
+        ),
+        pytest.param(
+            resource(
+                "aws:ec2/launchConfiguration:LaunchConfiguration",
+                "lc",
+                {"metadataOptions": OPTIONAL},
+            ),
+            id="launch-configuration",
+        ),
+        pytest.param(
+            resource("aws:ec2/launchConfiguration:LaunchConfiguration", "lc", {"imageId": "ami-1"}),
+            id="launch-configuration-unset",
+        ),
+        pytest.param(
+            resource(
+                "aws:ec2/spotFleetRequest:SpotFleetRequest",
+                "fleet",
+                {"launchSpecifications": [{"ami": "ami-1", "instanceType": "t3.micro"}]},
+            ),
+            id="spot-fleet-specifications",
+        ),
+        pytest.param(
+            resource(NODE_GROUP, "ng", {"clusterName": "c", "scalingConfig": {"desiredSize": 1}}),
+            id="node-group-without-template",
+        ),
+        pytest.param(
+            resource(TEMPLATE, "lt", {"metadataOptions": {**IMDSV2, "httpTokens": "Optional"}}),
+            id="template-tokens-capitalised",
+        ),
+    ],
+)
+def test_every_instance_launcher_requires_imdsv2(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [IMDS], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            resource(NODE_GROUP, "ng", {"launchTemplate": {"id": "lt-0abc", "version": "1"}}),
+            id="node-group-with-template",
+        ),
+        pytest.param(
+            resource(TEMPLATE, "lt", {"metadataOptions": {**IMDSV2, "httpTokens": "Required"}}),
+            id="template-required-capitalised",
+        ),
+    ],
+)
+def test_launcher_with_imdsv2_passes(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert IMDS not in policies(found), explain(record.urn, found)

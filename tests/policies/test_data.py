@@ -7,9 +7,9 @@ import json
 import pytest
 
 from tests.policies.builders import DEFAULT_PROVIDER, changed, resource, without
-from tests.policies.conftest import Judge, as_cli
+from tests.policies.conftest import POLICY_DIR, Judge, as_cli
 from tests.policies.expect import explain, policies
-from tools.analyzer import PolicyPack
+from tools.analyzer import PolicyPack, load_policy_config
 from tools.records import UNKNOWN, ResourceRecord
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -113,3 +113,45 @@ def test_topic_with_aws_managed_key_is_blocked(pack: PolicyPack) -> None:
 
     assert policies(found) == ["sns-topic-kms"], explain(topic.urn, found)
     assert "AWS-managed" in found[0].message
+
+
+# --- stateful-protected ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "aws:sqs/queue:Queue",
+        "aws:dynamodb/table:Table",
+        "aws:kms/key:Key",
+        "aws:secretsmanager/secret:Secret",
+    ],
+)
+def test_unprotected_stateful_resource_is_blocked(pack: PolicyPack, token: str) -> None:
+    inputs = {"kmsMasterKeyId": KEY_ARN, "enableKeyRotation": True}
+    record = resource(token, "store", inputs, protect=False)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert "stateful-protected" in policies(found), explain(record.urn, found)
+    assert resource(token, "store", inputs).protect, "builders protect stateful types"
+
+
+@pytest.mark.parametrize(("stack_name", "blocks"), [("staging", False), ("prod", True)])
+def test_protection_is_required_in_prod_only(
+    pack: PolicyPack, stack_name: str, blocks: bool
+) -> None:
+    pack.configure(load_policy_config(POLICY_DIR / "config" / f"{stack_name}.json"))
+    table = resource("aws:dynamodb/table:Table", "results", {}, protect=False)
+
+    found = pack.analyze(table, DEFAULT_PROVIDER)
+
+    assert ("stateful-protected" in policies(found)) is blocks, explain(table.urn, found)
+
+
+def test_unprotected_stateless_resource_passes(pack: PolicyPack) -> None:
+    topic = resource("aws:sns/topic:Topic", "alerts", {"kmsMasterKeyId": KEY_ARN}, protect=False)
+
+    found = pack.analyze(topic, DEFAULT_PROVIDER)
+
+    assert found == [], explain(topic.urn, found)

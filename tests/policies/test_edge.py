@@ -24,6 +24,7 @@ from tests.policies.builders import (
     https_from,
     ingress_rule,
     load_balancer,
+    multitenant_distribution,
     provider,
     resource,
     security_group,
@@ -32,7 +33,7 @@ from tests.policies.builders import (
 from tests.policies.conftest import Judge, as_cli
 from tests.policies.expect import explain, policies
 from tools.analyzer import PolicyPack, PolicyPackError
-from tools.records import ResourceRecord
+from tools.records import ResourceRecord, Violation
 
 INGRESS = "alb-ingress-cloudfront-only"
 
@@ -236,7 +237,8 @@ def test_resource_region_wins_over_provider(pack: PolicyPack) -> None:
 
     found = as_cli(pack, edge(group=group))
 
-    assert found == [], explain(group.urn, found)
+    # A group in us-east-1 breaks residency; only the ingress verdict is on trial here.
+    assert policies(found) == ["eu-regions-only"], explain(group.urn, found)
 
 
 def test_unknown_region_accepts_any_list_with_advisory(pack: PolicyPack) -> None:
@@ -248,7 +250,9 @@ def test_unknown_region_accepts_any_list_with_advisory(pack: PolicyPack) -> None
 
     found = pack.check(records)
 
-    assert policies(found) == [], explain(group.urn, found)
+    # Residency blocks what no region pins; the ingress policy itself only advises.
+    assert INGRESS not in policies(found), explain(group.urn, found)
+    assert "eu-regions-only" in policies(found), explain(group.urn, found)
     assert policies(found, "advisory") == ["alb-ingress-region-known"], explain(group.urn, found)
 
 
@@ -268,6 +272,7 @@ def test_bad_prefix_list_config_is_rejected(pack: PolicyPack, config: dict[str, 
 
 
 PUBLIC_GROUP = security_group("public-sg", ingress=[https_from("cidrBlocks", ["0.0.0.0/0"])])
+FOREIGN_GROUP = "sg-0123456789abcdef0"
 
 
 @pytest.mark.parametrize(
@@ -300,6 +305,15 @@ PUBLIC_GROUP = security_group("public-sg", ingress=[https_from("cidrBlocks", ["0
             ],
             [INGRESS],
             id="known-violation-still-reported",
+        ),
+        pytest.param(
+            [
+                DEFAULT_PROVIDER,
+                changed(GROUP, id=UNKNOWN),
+                changed(load_balancer(groups=[GROUP]), securityGroups=[UNKNOWN, FOREIGN_GROUP]),
+            ],
+            [INGRESS],
+            id="literal-foreign-id-beside-unknown-id",
         ),
     ],
 )
@@ -572,3 +586,180 @@ def test_weak_vpc_origin_is_blocked(pack: PolicyPack, origin: ResourceRecord) ->
     found = pack.analyze(origin, DEFAULT_PROVIDER)
 
     assert policies(found) == ["cloudfront-vpc-origin-https"], explain(origin.urn, found)
+
+
+# --- red-team regressions: classic ELBs, type spellings, multitenant distributions -------------
+
+CLASSIC = "elb-classic-forbidden"
+HALVES = ("0.0.0.0/1", "128.0.0.0/1")
+CLASSIC_LISTENER = {
+    "instancePort": 8080,
+    "instanceProtocol": "http",
+    "lbPort": 80,
+    "lbProtocol": "http",
+}
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["aws:elb/loadBalancer:LoadBalancer", "aws:elasticloadbalancing/loadBalancer:LoadBalancer"],
+    ids=["aws-elb", "old-alias"],
+)
+@pytest.mark.parametrize("internal", [False, True], ids=["internet-facing", "internal"])
+def test_any_classic_load_balancer_is_blocked(pack: PolicyPack, token: str, internal: bool) -> None:
+    inputs = {"subnets": ["subnet-0a"], "internal": internal, "listeners": [CLASSIC_LISTENER]}
+    balancer = resource(token, "classic", inputs)
+
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert policies(found) == [CLASSIC], explain(balancer.urn, found)
+
+
+@pytest.mark.parametrize("kind", ["", "Application", " APPLICATION ", "applicaton", 7])
+def test_odd_type_spelling_gets_every_alb_rule(pack: PolicyPack, kind: object) -> None:
+    balancer = load_balancer(loadBalancerType=kind, internal=False, dropInvalidHeaderFields=False)
+
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    expected = ["alb-drop-invalid-headers", "alb-internal"]
+    assert [p for p in policies(found) if p in expected] == expected, explain(balancer.urn, found)
+
+
+@pytest.mark.parametrize("kind", ["Network", " network", "NETWORK"])
+def test_network_type_in_any_case_is_held_internal(pack: PolicyPack, kind: str) -> None:
+    balancer = load_balancer(loadBalancerType=kind, internal=False)
+
+    found = pack.analyze(balancer, DEFAULT_PROVIDER)
+
+    assert policies(found) == ["nlb-internal"], explain(balancer.urn, found)
+
+
+@pytest.mark.parametrize("kind", ["", "Application"], ids=["empty", "capitalised"])
+def test_odd_type_spelling_keeps_the_group_rules(judge: Judge, kind: str) -> None:
+    group = security_group("open", ingress=[https_from("cidrBlocks", list(HALVES))])
+
+    found = judge(edge(group=group, loadBalancerType=kind, internal=False))
+
+    expected = sorted(["alb-internal", *[INGRESS, "sg-no-public-ingress"] * len(HALVES)])
+    assert policies(found) == expected, explain(group.urn, found)
+
+
+def test_literal_foreign_group_beside_a_new_group_is_blocked(judge: Judge) -> None:
+    records = [DEFAULT_PROVIDER, GROUP, load_balancer(groups=[GROUP, FOREIGN_GROUP])]
+
+    found = judge(records)
+
+    assert policies(found) == [INGRESS], explain(records[2].urn, found)
+    assert FOREIGN_GROUP in found[0].message
+
+
+# The policies a multitenant distribution must meet, as a plain one does (others may judge it too).
+DISTRIBUTION_POLICIES = {
+    GEO,
+    "cloudfront-waf-attached",
+    "cloudfront-https-viewers",
+    "cloudfront-viewer-tls",
+    "cloudfront-vpc-origins-only",
+}
+
+
+def _distribution_policies(found: list[Violation]) -> list[str]:
+    return [p for p in policies(found) if p in DISTRIBUTION_POLICIES]
+
+
+def test_compliant_multitenant_distribution_passes(pack: PolicyPack) -> None:
+    cdn = multitenant_distribution()
+
+    found = pack.analyze(cdn)
+
+    assert _distribution_policies(found) == [], explain(cdn.urn, found)
+
+
+def test_public_multitenant_distribution_is_blocked(pack: PolicyPack) -> None:
+    public_origin = {
+        "id": "pub",
+        "domainName": "public-alb.example.eu",
+        "customOriginConfigs": [{"httpPort": 80, "originProtocolPolicy": "http-only"}],
+    }
+    cdn = multitenant_distribution(
+        webAclId=None,
+        origins=[public_origin],
+        defaultCacheBehavior={"targetOriginId": "pub", "viewerProtocolPolicy": "allow-all"},
+        restrictions=geo("none"),
+        viewerCertificate={"cloudfrontDefaultCertificate": True},
+    )
+
+    found = pack.analyze(cdn)
+
+    assert _distribution_policies(found) == sorted(DISTRIBUTION_POLICIES), explain(cdn.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "policy"),
+    [
+        pytest.param(
+            {"restrictions": {"geoRestriction": {"restrictionType": "whitelist", "items": ["GB"]}}},
+            GEO,
+            id="geo-items-outside-eu",
+        ),
+        pytest.param(
+            {"cacheBehaviors": [{"pathPattern": "/x", "viewerProtocolPolicy": "allow-all"}]},
+            "cloudfront-https-viewers",
+            id="cache-behaviour-plain-http",
+        ),
+        pytest.param(
+            {
+                "origins": [
+                    {
+                        "id": "both",
+                        "vpcOriginConfigs": [{"vpcOriginId": "vo_0abc"}],
+                        "customOriginConfigs": [{"originProtocolPolicy": "https-only"}],
+                    }
+                ]
+            },
+            "cloudfront-vpc-origins-only",
+            id="custom-origin-beside-vpc-origin",
+        ),
+    ],
+)
+def test_multitenant_distribution_shape_is_read(
+    pack: PolicyPack, inputs: dict[str, Any], policy: str
+) -> None:
+    cdn = multitenant_distribution(**inputs)
+
+    found = pack.analyze(cdn)
+
+    assert _distribution_policies(found) == [policy], explain(cdn.urn, found)
+
+
+@pytest.mark.parametrize("kind", ["Ingress", "INGRESS"])
+def test_capitalised_rule_type_on_alb_group_is_judged(judge: Judge, kind: str) -> None:
+    rule = group_rule("cap", GROUP, type=kind, cidrBlocks=["10.0.0.0/8"])
+
+    found = judge(edge(rule, group=GROUP))
+
+    assert policies(found) == [INGRESS], explain(rule.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "blocked"),
+    [("TCP", []), ("6", []), ("-1", [INGRESS]), ("ALL", [INGRESS])],
+    ids=["tcp-upper", "tcp-number", "every-protocol", "all-upper"],
+)
+def test_protocol_spelling_on_cloudfront_rule(
+    judge: Judge, protocol: str, blocked: list[str]
+) -> None:
+    rule = group_rule("cf", GROUP, protocol=protocol, prefixListIds=[ORIGIN_FACING])
+
+    found = judge(edge(rule, group=GROUP))
+
+    assert policies(found) == blocked, explain(rule.urn, found)
+
+
+def test_public_halves_on_alb_group_are_blocked(judge: Judge) -> None:
+    halves = [ingress_rule(f"half{i}", GROUP, cidrIpv4=c) for i, c in enumerate(HALVES)]
+
+    found = judge(edge(*halves, group=GROUP))
+
+    expected = [INGRESS, INGRESS, "sg-no-public-ingress", "sg-no-public-ingress"]
+    assert policies(found) == expected, explain(halves[0].urn, found)

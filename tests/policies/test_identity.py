@@ -19,8 +19,12 @@ def _document(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+# A named resource, so that only the actions are on trial here (iam_scope judges "*").
+SCOPED_ARN = "arn:aws:sqs:eu-central-1:111122223333:jobs"
+
+
 def _allow(action: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Action": action, "Resource": "*"}
+    return {"Effect": "Allow", "Action": action, "Resource": SCOPED_ARN}
 
 
 def _holders(document: str) -> list[ResourceRecord]:
@@ -41,7 +45,8 @@ BROAD = [
     pytest.param(_document(_allow("S3:*")), id="service-star-upper"),
     pytest.param(json.dumps({"Statement": _allow("*")}), id="single-statement-object"),
     pytest.param(
-        _document({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}), id="not-action"
+        _document({"Effect": "Allow", "NotAction": "iam:*", "Resource": SCOPED_ARN}),
+        id="not-action",
     ),
     pytest.param("{not json", id="not-json"),
 ]

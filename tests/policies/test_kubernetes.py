@@ -87,3 +87,153 @@ def test_release_without_load_balancer_values_passes(pack: PolicyPack) -> None:
     found = pack.analyze(release)
 
     assert found == [], explain(release.urn, found)
+
+
+# --- red-team regressions: lists, yaml ConfigGroups, Helm truthiness ---------------------------
+
+LB_SERVICE = {"metadata": {"name": "api"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 1}]}}
+INGRESS_ITEM = {"metadata": {"name": "api"}, "spec": {"ingressClassName": "alb"}}
+SERVICE_YAML = """
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec: {type: LoadBalancer, ports: [{port: 443}]}
+"""
+INGRESS_YAML = """
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata: {name: api}
+"""
+
+
+@pytest.mark.parametrize(
+    ("record", "policy"),
+    [
+        pytest.param(
+            resource("kubernetes:core/v1:ServiceList", "svcs", {"items": [LB_SERVICE]}),
+            "k8s-no-loadbalancer-service",
+            id="service-list",
+        ),
+        pytest.param(
+            resource(SERVICE, "api", {"spec": {"type": "loadbalancer"}}),
+            "k8s-no-loadbalancer-service",
+            id="service-type-lower-case",
+        ),
+        pytest.param(
+            resource(
+                "kubernetes:networking.k8s.io/v1:IngressList", "ings", {"items": [INGRESS_ITEM]}
+            ),
+            "k8s-no-ingress",
+            id="ingress-list",
+        ),
+        pytest.param(
+            resource("kubernetes:gateway.networking.k8s.io/v1:GatewayList", "gws", {"items": [{}]}),
+            "k8s-no-ingress",
+            id="gateway-list",
+        ),
+        pytest.param(
+            resource("kubernetes:yaml/v2:ConfigGroup", "raw", {"yaml": SERVICE_YAML}),
+            "k8s-no-loadbalancer-service",
+            id="config-group-yaml",
+        ),
+        pytest.param(
+            resource("kubernetes:yaml/v2:ConfigFile", "raw", {"yaml": INGRESS_YAML}),
+            "k8s-no-ingress",
+            id="config-file-yaml-list",
+        ),
+        pytest.param(
+            resource("kubernetes:yaml:ConfigGroup", "raw", {"yaml": [SERVICE_YAML]}),
+            "k8s-no-loadbalancer-service",
+            id="v1-config-group-yaml",
+        ),
+        pytest.param(
+            resource(
+                "kubernetes:yaml/v2:ConfigGroup",
+                "raw",
+                {"objs": [{"apiVersion": "networking.k8s.io/v1", "kind": "Ingress"}]},
+            ),
+            "k8s-no-ingress",
+            id="config-group-objs",
+        ),
+    ],
+)
+def test_wrapped_load_balancer_maker_is_blocked(
+    pack: PolicyPack, record: ResourceRecord, policy: str
+) -> None:
+    found = pack.analyze(record)
+
+    assert policies(found) == [policy], explain(record.urn, found)
+
+
+def test_unparseable_yaml_is_blocked(pack: PolicyPack) -> None:
+    record = resource("kubernetes:yaml/v2:ConfigGroup", "raw", {"yaml": "kind: [Service"})
+
+    found = pack.analyze(record)
+
+    expected = ["k8s-no-ingress", "k8s-no-loadbalancer-service"]
+    assert policies(found) == expected, explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("token", "inputs"),
+    [
+        ("kubernetes:yaml/v2:ConfigGroup", {"files": ["./manifests/*.yaml"]}),
+        ("kubernetes:yaml/v2:ConfigFile", {"file": "https://example.com/app.yaml"}),
+    ],
+    ids=["files", "url"],
+)
+def test_manifests_the_pack_cannot_see_are_advisory(
+    pack: PolicyPack, token: str, inputs: dict[str, object]
+) -> None:
+    record = resource(token, "raw", inputs)
+
+    found = pack.analyze(record)
+
+    assert policies(found, "advisory") == ["k8s-manifests-visible"], explain(record.urn, found)
+    assert policies(found) == [], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        pytest.param({"ingress": {"enabled": "true"}}, "ingress.enabled", id="string-true"),
+        pytest.param({"ingress": {"enabled": "false"}}, "ingress.enabled", id="string-false"),
+        pytest.param({"ingress": {"enabled": 1}}, "ingress.enabled", id="number"),
+        pytest.param(
+            {"api": {"ingresses": {"public": {"enabled": True}}}},
+            "api.ingresses.public.enabled",
+            id="ingresses-map",
+        ),
+        pytest.param(
+            {"web": {"httpRoute": {"enabled": True}}}, "web.httpRoute.enabled", id="route"
+        ),
+        pytest.param({"gateway": {"enabled": "yes"}}, "gateway.enabled", id="gateway"),
+        pytest.param({"Ingress": {"Enabled": True}}, "Ingress.Enabled", id="capitalised"),
+        pytest.param(
+            {"svc": {"service": {"type": "loadbalancer"}}}, "svc.service.type", id="type-lower-case"
+        ),
+        pytest.param({"serviceType": " LoadBalancer"}, "serviceType", id="service-type-key"),
+    ],
+)
+def test_helm_values_read_as_helm_reads_them(
+    pack: PolicyPack, values: dict[str, object], path: str
+) -> None:
+    release = resource(RELEASE, "app", {"chart": "oci://example/app", "values": values})
+
+    found = pack.analyze(release)
+
+    assert policies(found) == ["k8s-helm-no-load-balancer"], explain(release.urn, found)
+    assert f"values.{path}" in found[0].message
+
+
+@pytest.mark.parametrize("enabled", [False, 0, "", None])
+def test_helm_falsy_enabled_passes(pack: PolicyPack, enabled: object) -> None:
+    values = {"ingress": {"enabled": enabled}, "gateway": {"enabled": enabled}}
+    release = resource(RELEASE, "app", {"chart": "oci://example/app", "values": values})
+
+    found = pack.analyze(release)
+
+    assert found == [], explain(release.urn, found)

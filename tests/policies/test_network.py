@@ -1,4 +1,4 @@
-"""sg-no-public-ingress: the whole internet is caught in every rule shape, IPv4 and IPv6."""
+"""sg-no-public-ingress: any public range is caught in every rule shape, IPv4 and IPv6."""
 
 from __future__ import annotations
 
@@ -105,3 +105,62 @@ def test_emptied_default_group_passes(pack: PolicyPack) -> None:
     found = pack.analyze(default, DEFAULT_PROVIDER)
 
     assert found == [], explain(default.urn, found)
+
+
+# --- red-team regressions: public ranges however spelt, type and protocol in any case ---------
+
+
+def _ingress(name: str, cidr: str) -> ResourceRecord:
+    key = "cidrIpv6" if ":" in cidr else "cidrIpv4"
+    return ingress_rule(name, WORKERS, **{key: cidr}, fromPort=22, toPort=22)
+
+
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        pytest.param("0.0.0.0/1", id="lower-half"),
+        pytest.param("128.0.0.0/1", id="upper-half"),
+        pytest.param("0::/0", id="ipv6-noncanonical"),
+        pytest.param("2000::/3", id="ipv6-global-unicast"),
+        pytest.param("203.0.113.0/24", id="one-public-block"),
+        pytest.param("8.0.0.0/7", id="short-prefix"),
+        pytest.param("10.0.0.0/7", id="wider-than-rfc1918"),
+        pytest.param(" 0.0.0.0/0 ", id="padded"),
+        pytest.param("not-a-cidr", id="unparseable"),
+    ],
+)
+def test_any_public_range_is_blocked(pack: PolicyPack, cidr: str) -> None:
+    rule = _ingress("ssh", cidr)
+
+    found = pack.analyze(rule, DEFAULT_PROVIDER)
+
+    assert policies(found) == [POLICY], explain(rule.urn, found)
+
+
+@pytest.mark.parametrize(
+    "cidr", ["10.1.0.0/16", "172.16.0.0/12", "192.168.1.7/32", "100.64.0.0/10", "fd00::/8"]
+)
+def test_private_range_passes(pack: PolicyPack, cidr: str) -> None:
+    rule = _ingress("ssh", cidr)
+
+    found = pack.analyze(rule, DEFAULT_PROVIDER)
+
+    assert found == [], explain(rule.urn, found)
+
+
+@pytest.mark.parametrize("kind", ["Ingress", "INGRESS", " ingress", "inbound"])
+def test_group_rule_type_in_any_spelling_is_read_as_ingress(pack: PolicyPack, kind: str) -> None:
+    rule = group_rule("ssh", WORKERS, type=kind, cidrBlocks=["0.0.0.0/0"], fromPort=22, toPort=22)
+
+    found = pack.analyze(rule, DEFAULT_PROVIDER)
+
+    assert policies(found) == [POLICY], explain(rule.urn, found)
+
+
+@pytest.mark.parametrize("protocol", ["TCP", "Tcp", "6", "-1", "all", "ALL"])
+def test_protocol_in_any_spelling_is_read(pack: PolicyPack, protocol: str) -> None:
+    rule = group_rule("any", WORKERS, protocol=protocol, cidrBlocks=["0.0.0.0/1"])
+
+    found = pack.analyze(rule, DEFAULT_PROVIDER)
+
+    assert policies(found) == [POLICY], explain(rule.urn, found)

@@ -1,0 +1,197 @@
+"""Pods: restricted, sized, and running images that can't change under them.
+
+Every workload kind is judged through its pod template, so a Job or a bare Pod is held to the
+same rules as a Deployment. Init containers run with the same privileges as the others and are
+judged the same way. "Restricted" is the Kubernetes Pod Security Standard of that name, plus a
+read-only root filesystem and no hostPath volume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+)
+
+from matching_policy._props import get, items, texts
+
+POD_TEMPLATES = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:core/v1:Pod": ("spec",),
+}
+SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+
+# The pod spec and the workload's name; the findings.
+PodCheck = Callable[[Any, dict[str, Any]], list[str]]
+
+
+def _containers(pod: Any) -> Iterator[tuple[str, Any]]:
+    for key in ("initContainers", "containers"):
+        for container in items(get(pod, key)):
+            yield f"{key[:-1]} {get(container, 'name')!r}", container
+
+
+def _pod_rule(check: PodCheck) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    """A validate function that runs `check` on the pod spec of every workload kind."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        path = POD_TEMPLATES.get(args.resource_type)
+        if path is None:
+            return
+
+        for finding in check(get(args.props, *path), dict(args.get_config())):
+            report(f"'{args.name}' ({args.urn}): {finding}", None)
+
+    return validate
+
+
+# --- k8s-pod-restricted ----------------------------------------------------------------------
+
+POD_RESTRICTED_EXAMPLE = """\
+k8s.apps.v1.Deployment("worker", spec={"template": {"spec": {"hostNetwork": True,
+    "containers": [{"name": "worker", "securityContext": {"privileged": True}}]}}})
+"""
+
+
+def _restricted(pod: Any, _config: dict[str, Any]) -> list[str]:
+    found = [f"sets {key}" for key in HOST_NAMESPACES if get(pod, key) is True]
+    found += [
+        f"mounts hostPath volume {get(v, 'name')!r}"
+        for v in items(get(pod, "volumes"))
+        if get(v, "hostPath") is not None
+    ]
+    pod_context = get(pod, "securityContext")
+    for where, container in _containers(pod):
+        found += [f"{where} {f}" for f in _container_findings(pod_context, container)]
+    return found
+
+
+def _container_findings(pod_context: Any, container: Any) -> list[str]:
+    context = get(container, "securityContext")
+    found: list[str] = []
+    if get(context, "privileged") is True:
+        found.append("is privileged")
+    if _either(context, pod_context, "runAsNonRoot") is not True:
+        found.append("may run as root (runAsNonRoot not true)")
+    if get(context, "readOnlyRootFilesystem") is not True:
+        found.append("has a writable root filesystem")
+    if get(context, "allowPrivilegeEscalation") is not False:
+        found.append("allows privilege escalation")
+    if "ALL" not in texts(get(context, "capabilities", "drop")):
+        found.append("does not drop ALL capabilities")
+    if get(_either(context, pod_context, "seccompProfile"), "type") not in SECCOMP_TYPES:
+        found.append("has no RuntimeDefault or Localhost seccomp profile")
+    return found
+
+
+def _either(context: Any, pod_context: Any, key: str) -> Any:
+    """The container's setting, or else the pod's: Kubernetes lets the container's win."""
+    own = get(context, key)
+    return own if own is not None else get(pod_context, key)
+
+
+K8S_POD_RESTRICTED = ResourceValidationPolicy(
+    name="k8s-pod-restricted",
+    description="Every pod runs restricted: non-root, read-only root filesystem, no privilege "
+    "escalation, ALL capabilities dropped, a seccomp profile, not privileged, no host "
+    "namespaces and no hostPath volumes.",
+    validate=_pod_rule(_restricted),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
+
+# --- k8s-resources-set -----------------------------------------------------------------------
+
+RESOURCES_EXAMPLE = """\
+k8s.apps.v1.Deployment("api", spec={"template": {"spec": {"containers": [
+    {"name": "api", "image": "api:1.0", "resources": {"requests": {"cpu": "250m"}}}]}}})
+"""
+REQUIRED_RESOURCES = (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
+
+
+def _resources(pod: Any, _config: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for where, container in _containers(pod):
+        resources = get(container, "resources")
+        missing = [f"{a}.{b}" for a, b in REQUIRED_RESOURCES if get(resources, a, b) is None]
+        if missing:
+            found.append(f"{where} sets no {', '.join(missing)}")
+    return found
+
+
+# Without requests the scheduler and Karpenter size nodes blind; without a memory limit one
+# container can starve its node's other pods.
+K8S_RESOURCES_SET = ResourceValidationPolicy(
+    name="k8s-resources-set",
+    description="Every container, init containers included, requests cpu and memory and limits "
+    "memory.",
+    validate=_pod_rule(_resources),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+)
+
+
+# --- k8s-images-pinned -----------------------------------------------------------------------
+
+IMAGES_EXAMPLE = (
+    'k8s.core.v1.Pod("debug", spec={"containers": [{"name": "x", "image": "busybox"}]})'
+)
+
+
+def _images(pod: Any, config: dict[str, Any]) -> list[str]:
+    registries = texts(config.get("allowedRegistries"))
+    found: list[str] = []
+    for where, container in _containers(pod):
+        image = get(container, "image")
+        if not isinstance(image, str) or not _is_pinned(image):
+            found.append(f"{where} runs {image!r}: neither a digest nor a tag other than latest")
+        elif registries and not any(image.startswith(f"{r}/") for r in registries):
+            found.append(f"{where} pulls {image!r} from outside {', '.join(registries)}")
+    return found
+
+
+def _is_pinned(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    # A ':' after the last '/' is a tag; one before it is a registry's port.
+    name = image.rsplit("/", 1)[-1]
+    tag = name.partition(":")[2]
+    return bool(tag) and tag != "latest"
+
+
+K8S_IMAGES_PINNED = ResourceValidationPolicy(
+    name="k8s-images-pinned",
+    description="Every container image is pinned by digest or by a tag other than latest, and "
+    "comes from an allowed registry when a list is configured.",
+    validate=_pod_rule(_images),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.MEDIUM,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedRegistries": {
+                "description": "Registry hosts (with any path prefix) images may come from; "
+                "empty allows any.",
+                "type": "array",
+                "uniqueItems": True,
+                "items": {"type": "string", "pattern": "^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$"},
+                "default": [],
+            }
+        }
+    ),
+)
+
+POLICIES = [K8S_POD_RESTRICTED, K8S_RESOURCES_SET, K8S_IMAGES_PINNED]

@@ -1,0 +1,106 @@
+"""no-public-front-door: every public entry point but CloudFront is blocked, and only those."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.policies.builders import DEFAULT_PROVIDER, resource
+from tests.policies.expect import explain, policies
+from tools.analyzer import PolicyPack
+
+POLICY = "no-public-front-door"
+
+PUBLIC = [
+    pytest.param(
+        "aws:lightsail/distribution:Distribution",
+        {"name": "ls", "bundleId": "small_1_0", "origin": {"name": "inst"}},
+        id="lightsail-distribution",
+    ),
+    pytest.param("aws:lightsail/instance:Instance", {"bundleId": "nano_3_0"}, id="lightsail-vm"),
+    pytest.param(
+        "aws:lightsail/containerService:ContainerService",
+        {"power": "nano", "scale": 1},
+        id="lightsail-containers",
+    ),
+    pytest.param("aws:lightsail/lb:Lb", {"instancePort": 80}, id="lightsail-lb"),
+    pytest.param(
+        "aws:apigateway/restApi:RestApi", {"endpointConfiguration": {"types": "EDGE"}}, id="edge"
+    ),
+    pytest.param(
+        "aws:apigateway/restApi:RestApi",
+        {"endpointConfiguration": {"types": "regional"}},
+        id="regional-lower-case",
+    ),
+    pytest.param("aws:apigateway/restApi:RestApi", {}, id="rest-api-type-unset"),
+    pytest.param("aws:apigatewayv2/api:Api", {"protocolType": "HTTP"}, id="http-api"),
+    pytest.param(
+        "aws:globalaccelerator/accelerator:Accelerator", {"enabled": True}, id="accelerator"
+    ),
+    pytest.param(
+        "aws:lambda/functionUrl:FunctionUrl", {"authorizationType": "NONE"}, id="url-no-auth"
+    ),
+    pytest.param(
+        "aws:lambda/functionUrl:FunctionUrl", {"authorizationType": "AWS_IAM"}, id="url-iam"
+    ),
+    pytest.param("aws:apprunner/service:Service", {"serviceName": "app"}, id="app-runner"),
+    pytest.param(
+        "aws:elasticbeanstalk/environment:Environment", {"application": "app"}, id="beanstalk"
+    ),
+    pytest.param("aws:appsync/graphQLApi:GraphQLApi", {"name": "gql"}, id="appsync"),
+    pytest.param("aws:transfer/server:Server", {}, id="sftp"),
+    pytest.param(
+        "aws:ec2/instance:Instance", {"ami": "ami-1", "associatePublicIpAddress": True}, id="vm-ip"
+    ),
+    pytest.param(
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        {"networkInterfaces": [{"associatePublicIpAddress": "true"}]},
+        id="template-public-ip",
+    ),
+    pytest.param("aws:ec2/eip:Eip", {"domain": "vpc", "instance": "i-0abc"}, id="eip-on-vm"),
+    pytest.param(
+        "aws:ec2/eipAssociation:EipAssociation", {"allocationId": "eipalloc-1"}, id="eip-assoc"
+    ),
+]
+
+
+@pytest.mark.parametrize(("token", "inputs"), PUBLIC)
+def test_public_front_door_is_blocked(pack: PolicyPack, token: str, inputs: dict[str, Any]) -> None:
+    record = resource(token, "door", inputs)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert POLICY in policies(found), explain(record.urn, found)
+
+
+PRIVATE = [
+    pytest.param(
+        "aws:apigateway/restApi:RestApi",
+        {"endpointConfiguration": {"types": "PRIVATE"}},
+        id="private-rest-api",
+    ),
+    pytest.param(
+        "aws:apprunner/service:Service",
+        {"networkConfiguration": {"ingressConfiguration": {"isPubliclyAccessible": False}}},
+        id="private-app-runner",
+    ),
+    pytest.param(
+        "aws:elasticbeanstalk/environment:Environment",
+        {"settings": [{"namespace": "aws:ec2:vpc", "name": "ELBScheme", "value": "internal"}]},
+        id="internal-beanstalk",
+    ),
+    pytest.param("aws:appsync/graphQLApi:GraphQLApi", {"visibility": "PRIVATE"}, id="appsync"),
+    pytest.param("aws:transfer/server:Server", {"endpointType": "VPC"}, id="vpc-sftp"),
+    pytest.param("aws:ec2/instance:Instance", {"ami": "ami-1"}, id="vm-without-public-ip"),
+    pytest.param("aws:ec2/eip:Eip", {"domain": "vpc"}, id="eip-for-nat"),
+]
+
+
+@pytest.mark.parametrize(("token", "inputs"), PRIVATE)
+def test_private_variant_passes(pack: PolicyPack, token: str, inputs: dict[str, Any]) -> None:
+    record = resource(token, "door", inputs)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert POLICY not in policies(found), explain(record.urn, found)
