@@ -33,6 +33,11 @@ AWS_MANAGED_SQS_KEY = "alias/aws/sqs"
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 
 
+def _aws_managed(key: str, alias: str) -> bool:
+    """The AWS-managed key however it is named: alias, alias ARN, any case, stray spaces."""
+    return key.strip().lower().split(":")[-1] == alias
+
+
 # --- sqs-kms-cmk -----------------------------------------------------------------------------
 
 SQS_KMS_EXAMPLE = 'aws.sqs.Queue("jobs", sqs_managed_sse_enabled=True)  # AWS-owned key'
@@ -45,7 +50,7 @@ def _check_queue_key(args: ResourceValidationArgs, report: ReportViolation) -> N
     key = get(args.props, "kmsMasterKeyId")
     if not isinstance(key, str) or not key:
         report(f"queue '{args.name}' ({args.urn}) is not encrypted with a KMS key of ours", None)
-    elif key == AWS_MANAGED_SQS_KEY:
+    elif _aws_managed(key, AWS_MANAGED_SQS_KEY):
         report(f"queue '{args.name}' ({args.urn}) uses the AWS-managed key {key}", None)
 
 
@@ -174,7 +179,7 @@ def _check_topic_key(args: ResourceValidationArgs, report: ReportViolation) -> N
     key = get(args.props, "kmsMasterKeyId")
     if not isinstance(key, str) or not key:
         report(f"topic '{args.name}' ({args.urn}) is not encrypted (kmsMasterKeyId unset)", None)
-    elif key == AWS_MANAGED_SNS_KEY:
+    elif _aws_managed(key, AWS_MANAGED_SNS_KEY):
         # CloudWatch and Budgets can't use the AWS-managed key (its policy can't grant them),
         # so alarms would fail to publish; nor can its use be audited by a key policy of ours.
         report(f"topic '{args.name}' ({args.urn}) uses the AWS-managed key {key}", None)

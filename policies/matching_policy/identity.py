@@ -43,6 +43,7 @@ RESOURCE_POLICY_TYPES = frozenset(
         "aws:sns/topicPolicy:TopicPolicy",
         "aws:sns/topic:Topic",
         "aws:kms/key:Key",
+        "aws:kms/keyPolicy:KeyPolicy",
         "aws:s3/bucketPolicy:BucketPolicy",
         "aws:ecr/repositoryPolicy:RepositoryPolicy",
         "aws:secretsmanager/secretPolicy:SecretPolicy",
@@ -63,7 +64,21 @@ CONFINING_KEYS = frozenset(
         "kms:calleraccount",
     }
 )
-_WILDCARD = re.compile(r"^(\*|[a-z0-9-]+:\*)$", re.IGNORECASE)
+# Positive operators whose concrete values pin a condition key down; `Not…`, `Null` and
+# `IfExists` forms, and values that are only wildcards, leave a `*` principal open.
+CONFINING_OPERATORS = frozenset(
+    {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"}
+)
+_GLOB_ONLY = re.compile(r"[*?]*")
+
+
+def _is_broad(action: str) -> bool:
+    """Every action, or every action of a service: `*`, `s3:*`, `iam:**`, `s3:?*`, `*:Get*`."""
+    service, _, verb = action.strip().partition(":")
+    if not verb:
+        return "*" in service and bool(_GLOB_ONLY.fullmatch(service))
+    return "*" in service or "?" in service or ("*" in verb and bool(_GLOB_ONLY.fullmatch(verb)))
+
 
 IAM_WILDCARD_EXAMPLE = """\
 aws.iam.RolePolicy("workers", role=role.id, policy=json.dumps({"Version": "2012-10-17",
@@ -102,7 +117,7 @@ def _broad_grants(statements: list[Mapping[str, Any]]) -> list[str]:
     for statement in statements:
         if statement.get("Effect") != "Allow":
             continue
-        found += [f'"Action": "{a}"' for a in texts(statement.get("Action")) if _WILDCARD.match(a)]
+        found += [f'"Action": "{a}"' for a in texts(statement.get("Action")) if _is_broad(a)]
         if "NotAction" in statement:
             found.append(f'"NotAction": {json.dumps(statement["NotAction"])}')
     return found
@@ -156,15 +171,28 @@ def _is_public(principal: object) -> bool:
 
 
 def _is_confined(statement: Mapping[str, Any]) -> bool:
+    """A positive condition on a caller key, with values that name somebody."""
     conditions = statement.get("Condition")
     if not isinstance(conditions, Mapping):
         return False
-    keys = (key for block in cast(Mapping[str, Any], conditions).values() for key in _keys(block))
-    return any(key.lower() in CONFINING_KEYS for key in keys)
+    for operator, block in cast(Mapping[str, Any], conditions).items():
+        if _operator(str(operator)) not in CONFINING_OPERATORS or not isinstance(block, Mapping):
+            continue
+        for key, values in cast(Mapping[str, Any], block).items():
+            if str(key).lower() in CONFINING_KEYS and _concrete(values):
+                return True
+    return False
 
 
-def _keys(block: object) -> list[str]:
-    return [str(k) for k in cast(Mapping[str, Any], block)] if isinstance(block, Mapping) else []
+def _operator(operator: str) -> str:
+    """`ForAnyValue:StringEquals` and `StringEquals` confine alike; `…IfExists` never does."""
+    name = operator.rpartition(":")[2].lower()
+    return "" if name.endswith("ifexists") else name
+
+
+def _concrete(values: object) -> bool:
+    found = texts(values)
+    return bool(found) and not any(_GLOB_ONLY.fullmatch(v.strip()) for v in found)
 
 
 def _public_grants(statements: list[Mapping[str, Any]]) -> list[str]:
@@ -179,7 +207,38 @@ def _public_grants(statements: list[Mapping[str, Any]]) -> list[str]:
     return found
 
 
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
+# Canned ACLs and grantee groups that open a bucket to every AWS account or to anyone.
+PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
+PUBLIC_GRANTEES = ("/global/AllUsers", "/global/AuthenticatedUsers")
+
+
+def _public_without_a_document(token: str, props: Any) -> list[str]:
+    """Grants to everyone that are not written as a policy document: permissions and ACLs."""
+    if token == LAMBDA_PERMISSION:
+        principal = str(get(props, "principal") or "")
+        pinned = any(get(props, key) for key in ("sourceAccount", "sourceArn", "principalOrgId"))
+        return (
+            [f"principal {principal!r} with no source"] if "*" in principal and not pinned else []
+        )
+    if token == BUCKET_ACL:
+        acl = str(get(props, "acl") or "").strip().lower()
+        grantees = [
+            str(get(grant, "grantee", "uri") or "")
+            for grant in items(get(props, "accessControlPolicy", "grants"))
+        ]
+        opened = [g for g in grantees if g.endswith(PUBLIC_GRANTEES)]
+        return ([f"canned ACL {acl!r}"] if acl in PUBLIC_ACLS else []) + [
+            f"a grant to {g}" for g in opened
+        ]
+    return []
+
+
 def _check_public_principal(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for grant in _public_without_a_document(args.resource_type, args.props):
+        report(f"'{args.name}' ({args.urn}) opens to everyone: {grant}", None)
+
     found = _resource_policy(args.resource_type, args.props)
     if found is None or found[1] is None:
         return
@@ -206,4 +265,55 @@ RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL = ResourceValidationPolicy(
     "condition.",
 )
 
-POLICIES = [IAM_NO_WILDCARD_ACTIONS, RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL]
+# --- iam-no-admin-managed-policy -------------------------------------------------------------
+
+ADMIN_POLICY_EXAMPLE = """\
+aws.iam.RolePolicyAttachment("admin", role=role.name,
+    policy_arn="arn:aws:iam::aws:policy/AdministratorAccess")
+"""
+
+# Where a managed policy is attached, and the input that names it.
+ATTACHMENTS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    ROLE: "managedPolicyArns",
+    "aws:iam/user:User": "managedPolicyArns",
+}
+# AWS-managed policies that hand over an account, or a whole service, in one attachment.
+ADMIN_POLICIES = frozenset({"administratoraccess", "poweruseraccess", "iamfullaccess"})
+
+
+def _is_admin_policy(arn: str) -> bool:
+    prefix, _, name = arn.strip().partition(":policy/")
+    aws_managed = prefix.endswith(":iam::aws")
+    name = name.rsplit("/", 1)[-1].lower()
+    return aws_managed and (name in ADMIN_POLICIES or name.endswith("fullaccess"))
+
+
+def _check_admin_policies(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    key = ATTACHMENTS.get(args.resource_type)
+    if key is None:
+        return
+
+    for arn in texts(get(args.props, key)):
+        if _is_admin_policy(arn):
+            report(f"'{args.name}' ({args.urn}) attaches {arn}", None)
+
+
+IAM_NO_ADMIN_MANAGED_POLICY = ResourceValidationPolicy(
+    name="iam-no-admin-managed-policy",
+    description="No role, user or group gets AdministratorAccess, PowerUserAccess, "
+    "IAMFullAccess or any AWS-managed *FullAccess policy.",
+    validate=_check_admin_policies,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation_steps="Write a policy with the actions and resources the principal needs.",
+)
+
+POLICIES = [
+    IAM_NO_WILDCARD_ACTIONS,
+    RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL,
+    IAM_NO_ADMIN_MANAGED_POLICY,
+]

@@ -106,6 +106,30 @@ def test_compliant_data_resource_passes(pack: PolicyPack, record: ResourceRecord
     assert found == [], explain(record.urn, found)
 
 
+@pytest.mark.parametrize(
+    ("token", "key", "policy"),
+    [
+        (QUEUE, "arn:aws:kms:eu-central-1:111122223333:alias/aws/sqs", "sqs-kms-cmk"),
+        (QUEUE, "alias/aws/sqs ", "sqs-kms-cmk"),
+        (QUEUE, "Alias/AWS/SQS", "sqs-kms-cmk"),
+        (
+            "aws:sns/topic:Topic",
+            "arn:aws:kms:eu-central-1:111122223333:alias/aws/sns",
+            "sns-topic-kms",
+        ),
+    ],
+    ids=["sqs-alias-arn", "sqs-padded", "sqs-upper", "sns-alias-arn"],
+)
+def test_aws_managed_key_in_any_spelling_is_blocked(
+    pack: PolicyPack, token: str, key: str, policy: str
+) -> None:
+    record = resource(token, "spelt", {"kmsMasterKeyId": key})
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policy in policies(found), explain(record.urn, found)
+
+
 def test_topic_with_aws_managed_key_is_blocked(pack: PolicyPack) -> None:
     topic = resource("aws:sns/topic:Topic", "alerts", {"kmsMasterKeyId": "alias/aws/sns"})
 

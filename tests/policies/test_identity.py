@@ -49,6 +49,12 @@ BROAD = [
         id="not-action",
     ),
     pytest.param("{not json", id="not-json"),
+    # Found by the red-team review: patterns as broad as a star, in other spellings.
+    pytest.param(_document(_allow("s3:?*")), id="question-star"),
+    pytest.param(_document(_allow("iam:**")), id="double-star"),
+    pytest.param(_document(_allow("*:*")), id="any-service"),
+    pytest.param(_document(_allow("*:GetObject")), id="wild-service"),
+    pytest.param(_document(_allow(" sqs:* ")), id="padded"),
 ]
 
 
@@ -110,6 +116,23 @@ def _open(principal: Any, **extra: Any) -> dict[str, Any]:
             _document({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}}),
             id="not-principal",
         ),
+        # Found by the red-team review: a caller key named, but nobody pinned down.
+        pytest.param(
+            _document(_open("*", Condition={"StringNotEquals": {"aws:PrincipalAccount": "1"}})),
+            id="negated-operator",
+        ),
+        pytest.param(
+            _document(_open({"AWS": "*"}, Condition={"StringLike": {"aws:SourceArn": "*"}})),
+            id="wildcard-value",
+        ),
+        pytest.param(
+            _document(_open({"AWS": "*"}, Condition={"Null": {"aws:PrincipalOrgID": "true"}})),
+            id="null-operator",
+        ),
+        pytest.param(
+            _document(_open("*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": "1"}})),
+            id="if-exists",
+        ),
     ],
 )
 def test_public_principal_is_blocked(pack: PolicyPack, document: str) -> None:
@@ -140,3 +163,128 @@ def test_named_or_confined_principal_passes(pack: PolicyPack, document: str) -> 
         found = pack.analyze(record, DEFAULT_PROVIDER)
 
         assert found == [], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            resource(
+                "aws:kms/keyPolicy:KeyPolicy",
+                "kp",
+                {"keyId": "k", "policy": _document(_open("*", Action="kms:*"))},
+            ),
+            id="key-policy",
+        ),
+        pytest.param(
+            resource(
+                "aws:lambda/permission:Permission",
+                "lp",
+                {"action": "lambda:InvokeFunction", "function": "fn", "principal": "*"},
+            ),
+            id="lambda-permission",
+        ),
+        pytest.param(
+            resource("aws:s3/bucketAcl:BucketAcl", "acl", {"bucket": "b", "acl": "public-read"}),
+            id="canned-acl",
+        ),
+        pytest.param(
+            resource(
+                "aws:s3/bucketAcl:BucketAcl",
+                "grant",
+                {
+                    "bucket": "b",
+                    "accessControlPolicy": {
+                        "grants": [
+                            {
+                                "grantee": {
+                                    "type": "Group",
+                                    "uri": "http://acs.amazonaws.com/groups/global/AllUsers",
+                                },
+                                "permission": "READ",
+                            }
+                        ]
+                    },
+                },
+            ),
+            id="all-users-grant",
+        ),
+    ],
+)
+def test_everyone_outside_a_document_is_blocked(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [PUBLIC], explain(record.urn, found)
+
+
+def test_lambda_permission_pinned_to_a_source_passes(pack: PolicyPack) -> None:
+    record = resource(
+        "aws:lambda/permission:Permission",
+        "lp",
+        {"action": "lambda:InvokeFunction", "function": "fn", "principal": "*", "sourceArn": "a"},
+    )
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)
+
+
+# --- iam-no-admin-managed-policy -------------------------------------------------------------
+
+ADMIN = "iam-no-admin-managed-policy"
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            resource(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                "a",
+                {"role": "r", "policyArn": ADMINISTRATOR},
+            ),
+            id="role-attachment",
+        ),
+        pytest.param(
+            resource(
+                "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+                "u",
+                {"user": "u", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"},
+            ),
+            id="user-attachment",
+        ),
+        pytest.param(
+            resource(
+                "aws:iam/role:Role",
+                "r",
+                {"assumeRolePolicy": "{}", "managedPolicyArns": [ADMINISTRATOR]},
+            ),
+            id="role-managed-arns",
+        ),
+        pytest.param(
+            resource(
+                "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+                "g",
+                {"group": "g", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"},
+            ),
+            id="service-full-access",
+        ),
+    ],
+)
+def test_admin_managed_policy_is_blocked(pack: PolicyPack, record: ResourceRecord) -> None:
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [ADMIN], explain(record.urn, found)
+
+
+def test_narrow_managed_policy_passes(pack: PolicyPack) -> None:
+    record = resource(
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "worker",
+        {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"},
+    )
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)
