@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -66,6 +67,18 @@ class RememberingPack(PolicyPack):
         return list(self._answers[key])
 
 
+# Which policies each mutation must set off: a mutation blocked by some other rule by chance
+# would prove nothing about the rule it was written for. Reviewed by hand; regenerate with
+# `--record` only after checking the printed table.
+EXPECTATIONS_FILE = Path(__file__).with_name("mutation_expectations.json")
+Expectations = Mapping[str, frozenset[str]]
+
+
+def load_expectations(path: Path = EXPECTATIONS_FILE) -> dict[str, frozenset[str]]:
+    data: dict[str, list[str]] = json.loads(path.read_text())
+    return {name: frozenset(policies) for name, policies in data.items()}
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What the pack said of one mutation: the new mandatory violations, or why none ran."""
@@ -73,10 +86,18 @@ class Outcome:
     mutation: Mutation
     new: list[Violation] = field(default_factory=list[Violation])
     error: str | None = None
+    # The policies that must be among `new`; None accepts any new mandatory violation.
+    expected: frozenset[str] | None = None
+
+    @property
+    def policies(self) -> frozenset[str]:
+        return frozenset(v.policy for v in self.new)
 
     @property
     def caught(self) -> bool:
-        return bool(self.new)
+        if self.expected is None:
+            return bool(self.new)
+        return bool(self.expected) and self.expected <= self.policies
 
 
 @dataclass(frozen=True)
@@ -106,8 +127,17 @@ def _key(violation: Violation) -> tuple[str, str, str]:
     return violation.policy, violation.urn, violation.message
 
 
-def judge(pack: PolicyPack, records: Records, catalogue: Sequence[Mutation]) -> Score:
-    """Every mutation of `records` through `pack`, which must already be configured."""
+def judge(
+    pack: PolicyPack,
+    records: Records,
+    catalogue: Sequence[Mutation],
+    expectations: Expectations | None = None,
+) -> Score:
+    """Every mutation of `records` through `pack`, which must already be configured.
+
+    With `expectations`, a mutation counts as caught only when its own policies fire; one
+    with no recorded expectation counts as missed.
+    """
     baseline = pack.check(records)
     blocking = [v for v in baseline if v.blocks]
     if blocking:
@@ -115,7 +145,15 @@ def judge(pack: PolicyPack, records: Records, catalogue: Sequence[Mutation]) -> 
         raise BaselineError(f"the unmutated plan already violates {names}")
 
     known = {_key(v) for v in baseline}
-    return Score([_try(pack, mutation, records, known) for mutation in catalogue])
+    outcomes = [_try(pack, mutation, records, known) for mutation in catalogue]
+    if expectations is None:
+        return Score(outcomes)
+    return Score(
+        [
+            dataclasses.replace(o, expected=expectations.get(o.mutation.name, frozenset()))
+            for o in outcomes
+        ]
+    )
 
 
 def _try(
@@ -130,7 +168,12 @@ def _try(
     return Outcome(mutation, new)
 
 
-def score_stack(stack: str, catalogue: Sequence[Mutation], root: Path = ROOT) -> Score:
+def score_stack(
+    stack: str,
+    catalogue: Sequence[Mutation],
+    root: Path = ROOT,
+    expectations: Expectations | None = None,
+) -> Score:
     """Run `stack`'s program once, then judge every mutation with one pack process."""
     run = run_program(stack, root)
     config_path = root / "policies" / "config" / f"{stack}.json"
@@ -138,7 +181,7 @@ def score_stack(stack: str, catalogue: Sequence[Mutation], root: Path = ROOT) ->
 
     with RememberingPack(root / "policies", project=run.project, stack=stack) as pack:
         pack.configure(config)
-        return judge(pack, run.resources, catalogue)
+        return judge(pack, run.resources, catalogue, expectations)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,10 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalogue = [m for m in CATALOGUE if not args.only or m.name in args.only]
 
     try:
-        score = score_stack(args.stack, catalogue)
+        expectations = None if args.record else load_expectations()
+        score = score_stack(args.stack, catalogue, expectations=expectations)
     except Exception as error:  # the program, the pack or the baseline: reported, exit 2
         console.print(f"error: {error}", markup=False)
         return EXIT_ERROR
+
+    if args.record:
+        _record(score)
 
     for outcome in score.outcomes:
         _print_outcome(console, outcome)
@@ -161,14 +208,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _record(score: Score) -> None:
+    caught = {o.mutation.name: sorted(o.policies) for o in score.outcomes if o.new}
+    EXPECTATIONS_FILE.write_text(json.dumps(caught, indent=2, sort_keys=True) + "\n")
+
+
 def _print_outcome(console: Console, outcome: Outcome) -> None:
     name = outcome.mutation.name
+    policies = ", ".join(sorted(outcome.policies)) or "nothing"
     if outcome.caught:
-        policies = ", ".join(sorted({v.policy for v in outcome.new}))
         console.print(f"  caught  {name:<36} {policies}", markup=False)
-    else:
+    elif outcome.error is not None or not outcome.new:
         why = outcome.error or outcome.mutation.fault
         console.print(f"  MISSED  {name:<36} {why}", markup=False)
+    else:
+        wanted = ", ".join(sorted(outcome.expected or ())) or "no expectation recorded"
+        console.print(f"  MISSED  {name:<36} expected {wanted}; got {policies}", markup=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -182,6 +237,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"the stack whose plan is mutated (default: {DEFAULT_STACK})",
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutations")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the policies each mutation set off to mutation_expectations.json (review "
+        "the table first: this makes the current behaviour the expectation)",
+    )
     return parser
 
 

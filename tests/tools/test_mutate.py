@@ -9,7 +9,7 @@ import pytest
 
 from tools import mutate
 from tools.analyzer import load_policy_config
-from tools.mutate import RememberingPack, Score, judge, mutated
+from tools.mutate import RememberingPack, Score, judge, load_expectations, mutated
 from tools.mutations import CATALOGUE, Mutation, Records
 from tools.offline import ROOT, ProgramRun
 
@@ -50,8 +50,15 @@ def test_mutation_changes_a_copy_of_the_records(prod: Records, mutation: Mutatio
     assert _snapshot(prod) == before, f"{mutation.name} changed the plan it was given"
 
 
+def test_every_mutation_has_the_policies_it_must_set_off() -> None:
+    expectations = load_expectations()
+
+    assert sorted(expectations) == sorted(m.name for m in CATALOGUE)
+    assert all(expectations.values()), "an expectation names no policy"
+
+
 def test_every_mutation_is_caught_on_prod(prod: Records, prod_pack: RememberingPack) -> None:
-    score = judge(prod_pack, prod, CATALOGUE)
+    score = judge(prod_pack, prod, CATALOGUE, load_expectations())
 
     missed = {o.mutation.name: o.error or o.mutation.fault for o in score.missed}
     assert missed == {}, score.line()
@@ -64,6 +71,18 @@ def test_no_op_mutation_is_not_caught(prod: Records, prod_pack: RememberingPack)
 
     assert [o.mutation.name for o in score.missed] == ["no-op"]
     assert score.line() == "1/2 mutations caught (50.0 %)"
+
+
+def test_a_mutation_blocked_by_another_rule_is_not_caught(
+    prod: Records, prod_pack: RememberingPack
+) -> None:
+    internet_facing = next(m for m in CATALOGUE if m.name == "alb-internal-false")
+    wrong = {"alb-internal-false": frozenset({"cloudfront-geo-eu-only"})}
+
+    score = judge(prod_pack, prod, [internet_facing], wrong)
+
+    assert [o.mutation.name for o in score.missed] == ["alb-internal-false"]
+    assert score.outcomes[0].policies == {"alb-internal"}
 
 
 def test_caught_mutation_names_the_new_violation(prod: Records, prod_pack: RememberingPack) -> None:
