@@ -16,8 +16,8 @@ import yaml
 
 from components.workloads import WORKLOAD_NAMESPACE
 
-# TODO(#5): the organisation is a placeholder until the repository's public home is settled;
-# every runbook link in alerts and alarms derives from this one constant.
+# TODO(#7): the organisation is a placeholder until the repository's home is settled with
+# the CI/CD set-up; every runbook link in alerts and alarms derives from this one constant.
 RUNBOOK_URL = "https://github.com/matching-eu/matching-platform/blob/main/docs/runbook.md"
 
 Severity = Literal["critical", "warning"]

@@ -494,8 +494,8 @@ class Observability(pulumi.ComponentResource):
 
     def _monitors(self, release: k8s.helm.v3.Release) -> None:
         """Scrape KEDA's operator and the workers; the chart's selectors want the release label."""
-        # TODO(#5): KEDA serves metrics only with `prometheus.operator.enabled: true` in its chart
-        # values (components/workers.py), and the workers' metrics path is an assumed contract.
+        # KEDA's operator serves metrics because AsyncWorkers switches them on in its chart;
+        # the workers' `/metrics` on port 8080 is part of the image contract in the handover.
         targets = [
             (
                 "keda-monitor",

@@ -154,6 +154,9 @@ class AsyncWorkers(pulumi.ComponentResource):
             repository_opts={"repo": KEDA_CHART_REPOSITORY},
             # The chart's own pods already satisfy the namespace's `restricted` level.
             namespace=namespace.metadata.name,
+            # The operator serves its scaler metrics (errors, the metric handed to the HPA)
+            # only when asked; the dashboard's KEDA panels and the PodMonitor read them.
+            values={"prometheus": {"operator": {"enabled": True, "port": 8080}}},
             opts=self._k8s(depends_on=identity),
         )
 

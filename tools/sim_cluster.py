@@ -165,8 +165,8 @@ class Cluster:
         self._consolidate_later(node)
 
     def _consolidate_later(self, node: Node) -> None:
-        # TODO(#4): Karpenter also replaces under-used nodes; only empty ones go here, which can
-        # leave room for a later scale-up that the real cluster would have given back.
+        # Model assumption: only empty nodes are removed. Karpenter also replaces under-used
+        # ones, so the model may keep room for a later scale-up that the cluster gave back.
         def consolidate() -> None:
             if node.id in self._nodes and node.used() == 0:
                 del self._nodes[node.id]

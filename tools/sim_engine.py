@@ -183,8 +183,8 @@ class Simulation:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        # TODO(#4): a worker is taken to match one message at a time; the worker's contract does
-        # not say yet whether it takes `messagesPerWorker` at once.
+        # Model assumption: a worker matches one message at a time, as the image contract in
+        # docs/handover.md says; `messagesPerWorker` only sets KEDA's target.
         idle = [p for p in self._pods.values() if self._idle(p)]
         while self._visible and idle:
             message = self._visible.popleft()
@@ -240,8 +240,8 @@ class Simulation:
     # Scaling: KEDA below one replica, the HPA above.
 
     def _metric(self) -> int:
-        # TODO(#4): SQS's approximate counts trail the truth for a while after sends stop, and
-        # KEDA may cache them; exact counts make the model react a little faster than reality.
+        # Model assumption: exact counts. SQS's approximate counts trail the truth for a while
+        # after sends stop and KEDA may cache them, so real scaling reacts a little later.
         return len(self._visible) + (self._in_flight if self.config.scale_on_in_flight else 0)
 
     def _keda_poll(self) -> None:

@@ -202,6 +202,14 @@ def test_keda_is_a_pinned_chart_started_after_its_identity(run: ProgramRun) -> N
     assert str(release.provider_urn).endswith("::k8s"), f"{release.urn} must use the cluster"
 
 
+def test_keda_serves_the_metrics_the_dashboard_reads(run: ProgramRun) -> None:
+    release = one(run, RELEASE, f"{NAME}-keda")
+
+    operator = release.inputs["values"]["prometheus"]["operator"]
+
+    assert operator == {"enabled": True, "port": 8080}, release.urn
+
+
 @pytest.mark.parametrize("namespace", [KEDA_NAMESPACE, WORKLOAD_NAMESPACE])
 def test_namespaces_enforce_restricted_pod_security(run: ProgramRun, namespace: str) -> None:
     (record,) = [r for r in of_type(run, NAMESPACE) if r.inputs["metadata"]["name"] == namespace]
