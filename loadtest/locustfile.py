@@ -215,5 +215,6 @@ def enforce_bars(environment: Environment, **_kwargs: Any) -> None:
 
 
 # Locust's event hooks are unannotated; both listeners match the arguments Locust fires with.
-events.init_command_line_parser.add_listener(add_options)  # pyright: ignore[reportUnknownMemberType]
+parser_hook = events.init_command_line_parser
+parser_hook.add_listener(add_options)  # pyright: ignore[reportUnknownMemberType]
 events.quitting.add_listener(enforce_bars)  # pyright: ignore[reportUnknownMemberType]

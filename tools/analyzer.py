@@ -41,11 +41,17 @@ _START_TIMEOUT_SECONDS = 60
 class _AnalyzerCalls(Protocol):
     """The calls of the generated `AnalyzerStub`, which carries no type information."""
 
-    def GetAnalyzerInfo(self, request: empty_pb2.Empty) -> analyzer_pb2.AnalyzerInfo: ...  # noqa: N802
+    def GetAnalyzerInfo(  # noqa: N802
+        self, request: empty_pb2.Empty
+    ) -> analyzer_pb2.AnalyzerInfo: ...
 
-    def Configure(self, request: analyzer_pb2.ConfigureAnalyzerRequest) -> empty_pb2.Empty: ...  # noqa: N802
+    def Configure(  # noqa: N802
+        self, request: analyzer_pb2.ConfigureAnalyzerRequest
+    ) -> empty_pb2.Empty: ...
 
-    def Analyze(self, request: analyzer_pb2.AnalyzeRequest) -> analyzer_pb2.AnalyzeResponse: ...  # noqa: N802
+    def Analyze(  # noqa: N802
+        self, request: analyzer_pb2.AnalyzeRequest
+    ) -> analyzer_pb2.AnalyzeResponse: ...
 
     def AnalyzeStack(  # noqa: N802
         self, request: analyzer_pb2.AnalyzeStackRequest

@@ -117,7 +117,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "tools/mocks.py with the values AWS returns"
             )
         # The SDK declares these as bare `dict`; the engine only ever sends string keys.
-        return answer(cast(dict[str, Any], args.args)), []  # pyright: ignore[reportUnknownMemberType]
+        raw = args.args  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        return answer(cast(dict[str, Any], raw)), []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(cast(dict[str, Any], args.inputs))  # pyright: ignore[reportUnknownMemberType]

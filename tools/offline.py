@@ -114,7 +114,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     """
     reader = YAML(typ="safe", pure=True)
     try:
-        data: object = reader.load(path.read_text(encoding="utf-8"))  # pyright: ignore[reportUnknownMemberType]
+        load = reader.load  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        data: object = load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {path.parent}") from None
     except UnicodeDecodeError as error:

@@ -182,7 +182,8 @@ def check_manifest(record: ResourceRecord, version: str) -> list[Finding]:
     crd = custom_schemas().get((str(body["apiVersion"]), str(body["kind"])))
     if crd is not None:
         validator = jsonschema.Draft202012Validator(crd)
-        errors = sorted(validator.iter_errors(body), key=str)  # pyright: ignore[reportUnknownMemberType]
+        found = validator.iter_errors(body)  # pyright: ignore[reportUnknownMemberType]
+        errors = sorted(found, key=str)
         return [_schema_finding("crd-schema", record, where, e) for e in errors]
 
     try:

@@ -28,7 +28,8 @@ PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 ENCRYPTION = frozenset(
     {
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:"
+        "BucketServerSideEncryptionConfigurationV2",
     }
 )
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"

@@ -8,7 +8,7 @@ failing lands in a dead-letter queue instead of disappearing after the retention
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from pulumi_policy import (
@@ -40,24 +40,34 @@ def _aws_managed(key: str, alias: str) -> bool:
 
 # --- sqs-kms-cmk -----------------------------------------------------------------------------
 
+KeyCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
+
 SQS_KMS_EXAMPLE = 'aws.sqs.Queue("jobs", sqs_managed_sse_enabled=True)  # AWS-owned key'
 
 
-def _check_queue_key(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != QUEUE:
-        return
+def _customer_key(token: str, kind: str, aws_managed: str) -> KeyCheck:
+    """A check that `token` resources name a KMS key of ours in `kmsMasterKeyId`."""
 
-    key = get(args.props, "kmsMasterKeyId")
-    if not isinstance(key, str) or not key:
-        report(f"queue '{args.name}' ({args.urn}) is not encrypted with a KMS key of ours", None)
-    elif _aws_managed(key, AWS_MANAGED_SQS_KEY):
-        report(f"queue '{args.name}' ({args.urn}) uses the AWS-managed key {key}", None)
+    def check(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type != token:
+            return
+
+        key = get(args.props, "kmsMasterKeyId")
+        subject = f"{kind} '{args.name}' ({args.urn})"
+        if not isinstance(key, str) or not key.strip():
+            report(
+                f"{subject} is not encrypted with a KMS key of ours (kmsMasterKeyId unset)", None
+            )
+        elif _aws_managed(key, aws_managed):
+            report(f"{subject} uses the AWS-managed key {key}", None)
+
+    return check
 
 
 SQS_KMS_CMK = ResourceValidationPolicy(
     name="sqs-kms-cmk",
     description="Every SQS queue is encrypted with a customer-managed KMS key.",
-    validate=_check_queue_key,
+    validate=_customer_key(QUEUE, "queue", AWS_MANAGED_SQS_KEY),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
 )
@@ -172,23 +182,14 @@ KMS_KEY_ROTATION = ResourceValidationPolicy(
 SNS_KMS_EXAMPLE = 'aws.sns.Topic("alerts")  # no kms_master_key_id'
 
 
-def _check_topic_key(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != TOPIC:
-        return
-
-    key = get(args.props, "kmsMasterKeyId")
-    if not isinstance(key, str) or not key:
-        report(f"topic '{args.name}' ({args.urn}) is not encrypted (kmsMasterKeyId unset)", None)
-    elif _aws_managed(key, AWS_MANAGED_SNS_KEY):
-        # CloudWatch and Budgets can't use the AWS-managed key (its policy can't grant them),
-        # so alarms would fail to publish; nor can its use be audited by a key policy of ours.
-        report(f"topic '{args.name}' ({args.urn}) uses the AWS-managed key {key}", None)
+# CloudWatch and Budgets can't use the AWS-managed SNS key (its policy can't grant them), so
+# alarms would fail to publish; nor can its use be audited by a key policy of ours.
 
 
 SNS_TOPIC_KMS = ResourceValidationPolicy(
     name="sns-topic-kms",
     description="Every SNS topic is encrypted with a customer-managed KMS key.",
-    validate=_check_topic_key,
+    validate=_customer_key(TOPIC, "topic", AWS_MANAGED_SNS_KEY),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,
 )
