@@ -76,7 +76,7 @@ class DedicatedCluster(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._eks_name = f"{name}-{pulumi.get_stack()}"
-        self._owner = Owner(name, self)
+        self._owner = Owner(name, self, protect_state=args.protect_state)
         self._account = Account.lookup(self._owner)
 
         key = self._encryption_key()
@@ -93,7 +93,7 @@ class DedicatedCluster(pulumi.ComponentResource):
         )
 
         self.k8s_provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=cluster.kubeconfig_json, opts=self._child()
+            f"{name}-k8s", kubeconfig=cluster.kubeconfig_json, opts=self._owner.child()
         )
         on_cluster = self._owner.with_cluster(self.k8s_provider)
         controllers_need = [system_nodes, addons.pod_identity_agent]
@@ -130,9 +130,6 @@ class DedicatedCluster(pulumi.ComponentResource):
                 "storage_class_name": self.storage_class_name,
             }
         )
-
-    def _child(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **options)
 
     def _encryption_key(self) -> aws.kms.Key:
         """One customer-managed key for Kubernetes secrets and the cluster's log groups."""
@@ -181,7 +178,7 @@ class DedicatedCluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=policy,
-            opts=self._child(protect=self._args.protect_state),
+            opts=self._owner.stateful(),
         )
 
     def _cluster(self, network: Network, key: aws.kms.Key) -> eks.Cluster:
@@ -230,7 +227,9 @@ class DedicatedCluster(pulumi.ComponentResource):
             # Workloads get AWS credentials through EKS Pod Identity, which needs no OIDC provider.
             create_oidc_provider=False,
             deletion_protection=self._args.protect_state,
-            opts=self._child(depends_on=[control_plane_logs], protect=self._args.protect_state),
+            opts=self._owner.child(
+                depends_on=[control_plane_logs], protect=self._args.protect_state
+            ),
         )
 
     def _discoverable_security_group(self, cluster: eks.Cluster) -> pulumi.Output[str]:
@@ -240,7 +239,7 @@ class DedicatedCluster(pulumi.ComponentResource):
             resource_id=cluster.cluster_security_group_id,
             key=DISCOVERY_TAG,
             value=self._eks_name,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return cluster.cluster_security_group_id
 
@@ -250,14 +249,14 @@ class DedicatedCluster(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-system-node-role",
             assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         attachments: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(
                 f"{self._name}-system-node-{short}",
                 role=role.name,
                 policy_arn=arn,
-                opts=self._child(),
+                opts=self._owner.child(),
             )
             for short, arn in WORKER_NODE_POLICIES.items()
         ]
@@ -282,7 +281,7 @@ class DedicatedCluster(pulumi.ComponentResource):
             taints=[
                 aws.eks.NodeGroupTaintArgs(key=SYSTEM_TAINT_KEY, value="true", effect="NO_SCHEDULE")
             ],
-            opts=self._child(depends_on=[*attachments, *networking]),
+            opts=self._owner.child(depends_on=[*attachments, *networking]),
         )
 
     def _karpenter(self, on_cluster: Owner, prerequisites: Sequence[pulumi.Resource]) -> None:
@@ -296,7 +295,6 @@ class DedicatedCluster(pulumi.ComponentResource):
                 account=self._account,
                 namespace=namespace,
                 prerequisites=prerequisites,
-                protect_state=self._args.protect_state,
             ),
         )
 
@@ -322,5 +320,5 @@ class DedicatedCluster(pulumi.ComponentResource):
                 )
             ],
             update_default_version=True,
-            opts=self._child(),
+            opts=self._owner.child(),
         )

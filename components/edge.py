@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -155,9 +154,6 @@ class EdgeIngress(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **options)
-
     @property
     def _read_timeout(self) -> int:
         """How long CloudFront waits for the origin; settings hold it above the longest call."""
@@ -181,7 +177,7 @@ class EdgeIngress(pulumi.ComponentResource):
             f"{self._name}-alb-sg",
             description="Internal ALB: CloudFront origin-facing HTTPS in, API pods out",
             vpc_id=self._args.vpc_id,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         # The origin-facing list counts as ~55 rules against the quota of 60 inbound rules per
         # security group: one port is all it can carry.
@@ -193,7 +189,7 @@ class EdgeIngress(pulumi.ComponentResource):
             from_port=HTTPS_PORT,
             to_port=HTTPS_PORT,
             prefix_list_id=origin_facing.id,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         aws.vpc.SecurityGroupEgressRule(
             f"{self._name}-alb-to-pods",
@@ -203,7 +199,7 @@ class EdgeIngress(pulumi.ComponentResource):
             from_port=API_TARGET_PORT,
             to_port=API_TARGET_PORT,
             cidr_ipv4=vpc.cidr_block,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return group
 
@@ -229,7 +225,7 @@ class EdgeIngress(pulumi.ComponentResource):
                 "prefix": ALB_LOG_PREFIX,
                 "enabled": True,
             },
-            opts=self._child(depends_on=access_logs.ready),
+            opts=self._owner.child(depends_on=access_logs.ready),
         )
 
     def _target_group(self) -> aws.lb.TargetGroup:
@@ -255,7 +251,7 @@ class EdgeIngress(pulumi.ComponentResource):
                 healthy_threshold=2,
                 unhealthy_threshold=3,
             ),
-            opts=self._child(),
+            opts=self._owner.child(),
         )
 
     def _https_listener(
@@ -276,7 +272,7 @@ class EdgeIngress(pulumi.ComponentResource):
             default_actions=[
                 aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
             ],
-            opts=self._child(),
+            opts=self._owner.child(),
         )
 
     def _web_acl(self) -> aws.wafv2.WebAcl:
@@ -309,7 +305,7 @@ class EdgeIngress(pulumi.ComponentResource):
                 "metric_name": f"{self._name}-waf",
                 "sampled_requests_enabled": True,
             },
-            opts=self._child(),
+            opts=self._owner.child(),
         )
 
     def _vpc_origin(
@@ -333,7 +329,7 @@ class EdgeIngress(pulumi.ComponentResource):
                 "update": VPC_ORIGIN_TIMEOUT,
                 "delete": VPC_ORIGIN_TIMEOUT,
             },
-            opts=self._child(
+            opts=self._owner.child(
                 depends_on=[alb, listener],
                 custom_timeouts=pulumi.CustomTimeouts(
                     create=VPC_ORIGIN_TIMEOUT, update=VPC_ORIGIN_TIMEOUT, delete=VPC_ORIGIN_TIMEOUT
@@ -407,7 +403,7 @@ class EdgeIngress(pulumi.ComponentResource):
                 "prefix": f"{CLOUDFRONT_LOG_PREFIX}/",
                 "include_cookies": False,
             },
-            opts=self._child(depends_on=logs.ready),
+            opts=self._owner.child(depends_on=logs.ready),
         )
 
 

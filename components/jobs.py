@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import Statement, policy_document_output
+from components.owner import Owner
 from components.settings import WorkerSettings
 
 DAY_SECONDS = 24 * 3600
@@ -27,18 +28,6 @@ RESULTS_SORT_KEY = "jobId"
 RESULTS_TTL_ATTRIBUTE = "expiresAt"
 # The most Secrets Manager allows: a secret deleted by mistake can be restored for a month.
 SECRET_RECOVERY_DAYS = 30
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The component the stores belong to: name prefix, parent, and whether state is protected."""
-
-    name: str
-    parent: pulumi.Resource
-    protect: bool
-
-    def opts(self, *, protect: bool = False) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self.parent, protect=protect)
 
 
 @dataclass(frozen=True)
@@ -75,13 +64,13 @@ def data_key(owner: Owner, account_id: pulumi.Output[str]) -> aws.kms.Key:
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=policy_document_output([administrators]),
-        opts=owner.opts(protect=owner.protect),
+        opts=owner.stateful(),
     )
     aws.kms.Alias(
         f"{owner.name}-queue-key",
         name=f"alias/{owner.name}-queues",
         target_key_id=key.key_id,
-        opts=owner.opts(),
+        opts=owner.child(),
     )
     return key
 
@@ -89,7 +78,7 @@ def data_key(owner: Owner, account_id: pulumi.Output[str]) -> aws.kms.Key:
 def queues(
     owner: Owner, settings: WorkerSettings, key: aws.kms.Key
 ) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
-    protect = owner.opts(protect=owner.protect)
+    protect = owner.stateful()
     # SQS keeps a message's first enqueue time when it moves it here, so this retention
     # counts from the record's arrival; the settings keep it a week above the main queue's.
     dead_letters = aws.sqs.Queue(
@@ -122,21 +111,20 @@ def queues(
         redrive_allow_policy=pulumi.Output.json_dumps(
             {"redrivePermission": "byQueue", "sourceQueueArns": [queue.arn]}
         ),
-        opts=owner.opts(),
+        opts=owner.child(),
     )
     for role, target in (("queue", queue), ("dead-letters", dead_letters)):
         aws.sqs.QueuePolicy(
             f"{owner.name}-{role}-tls-only",
             queue_url=target.url,
             policy=_tls_only(target.arn),
-            opts=owner.opts(),
+            opts=owner.child(),
         )
     return dead_letters, queue
 
 
 def results_table(owner: Owner, key: aws.kms.Key) -> aws.dynamodb.Table:
     """Each job's status and result, kept for the TTL of the settings and recoverable."""
-    protect = owner.protect
     return aws.dynamodb.Table(
         f"{owner.name}-results",
         # Bursts come and go with the queue; on-demand needs no capacity planned for them.
@@ -150,8 +138,8 @@ def results_table(owner: Owner, key: aws.kms.Key) -> aws.dynamodb.Table:
         ttl={"attribute_name": RESULTS_TTL_ATTRIBUTE, "enabled": True},
         point_in_time_recovery={"enabled": True},
         server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
-        deletion_protection_enabled=protect,
-        opts=owner.opts(protect=protect),
+        deletion_protection_enabled=owner.protect_state,
+        opts=owner.stateful(),
     )
 
 
@@ -169,7 +157,7 @@ def provider_secrets(
             description=f"{owner.name}: API credentials for the LLM provider {provider}",
             kms_key_id=key.arn,
             recovery_window_in_days=SECRET_RECOVERY_DAYS,
-            opts=owner.opts(protect=owner.protect),
+            opts=owner.stateful(),
         )
         for provider in settings.llm_providers
     )

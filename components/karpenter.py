@@ -76,8 +76,6 @@ class KarpenterArgs:
     namespace: k8s.core.v1.Namespace
     # What the controller's pods need running before they start: nodes, the Pod Identity agent.
     prerequisites: Sequence[pulumi.Resource]
-    # Queues and keys are kept from deletion in prod, like every stateful resource there.
-    protect_state: bool = False
 
 
 def install_karpenter(owner: Owner, args: KarpenterArgs) -> None:
@@ -141,14 +139,14 @@ def _interruption_queue(owner: Owner, args: KarpenterArgs) -> tuple[aws.kms.Key,
                 ),
             ]
         ),
-        opts=owner.child(protect=args.protect_state),
+        opts=owner.stateful(),
     )
     # Every queue of this platform has a dead-letter queue, this one included.
     dead_letters = aws.sqs.Queue(
         f"{owner.name}-interruption-dlq",
         message_retention_seconds=INTERRUPTION_DLQ_RETENTION_SECONDS,
         kms_master_key_id=key.arn,
-        opts=owner.child(protect=args.protect_state),
+        opts=owner.stateful(),
     )
     queue = aws.sqs.Queue(
         f"{owner.name}-interruption",
@@ -157,7 +155,7 @@ def _interruption_queue(owner: Owner, args: KarpenterArgs) -> tuple[aws.kms.Key,
         redrive_policy=pulumi.Output.json_dumps(
             {"deadLetterTargetArn": dead_letters.arn, "maxReceiveCount": INTERRUPTION_MAX_RECEIVES}
         ),
-        opts=owner.child(protect=args.protect_state),
+        opts=owner.stateful(),
     )
     return key, queue
 

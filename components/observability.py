@@ -29,6 +29,7 @@ from components.dashboard import (
     dashboard_json,
 )
 from components.iam import Statement, allow, pod_identity_trust, policy_document_output
+from components.owner import Owner
 from components.settings import ObservabilitySettings
 from components.workers import KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT
 from components.workloads import WORKER_HEALTH_PORT, WORKLOAD_NAMESPACE
@@ -150,6 +151,7 @@ class Observability(pulumi.ComponentResource):
         super().__init__("matching:platform:Observability", name, None, opts)
         self._name = name
         self._args = args
+        self._owner = Owner(name, self, args.k8s_provider, protect_state=args.protect_state)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         self._account_id = account_id
@@ -182,12 +184,6 @@ class Observability(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **options)
-
-    def _k8s(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.k8s_provider, **options)
-
     def _topic_key(
         self, role: str, account_id: pulumi.Output[str], region: str | None
     ) -> aws.kms.Key:
@@ -214,14 +210,14 @@ class Observability(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=policy_document_output([administrators, publishers]),
             region=region,
-            opts=self._child(protect=self._args.protect_state),
+            opts=self._owner.stateful(),
         )
         aws.kms.Alias(
             f"{self._name}-{role}-key",
             name=f"alias/{self._name}-{role}",
             target_key_id=key.key_id,
             region=region,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return key
 
@@ -234,14 +230,17 @@ class Observability(pulumi.ComponentResource):
     ) -> _Topic:
         key = self._topic_key(role, account_id, region)
         topic = aws.sns.Topic(
-            f"{self._name}-{role}", kms_master_key_id=key.arn, region=region, opts=self._child()
+            f"{self._name}-{role}",
+            kms_master_key_id=key.arn,
+            region=region,
+            opts=self._owner.child(),
         )
         admitted = aws.sns.TopicPolicy(
             f"{self._name}-{role}",
             arn=topic.arn,
             policy=_topic_policy(topic.arn, account_id, alertmanager),
             region=region,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
 
         # E-mail subscriptions stay pending until the address confirms the first message.
@@ -251,7 +250,7 @@ class Observability(pulumi.ComponentResource):
             protocol="email",
             endpoint=self._args.settings.alert_email,
             region=region,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return _Topic(topic=topic, admitted=admitted, key=key)
 
@@ -265,7 +264,7 @@ class Observability(pulumi.ComponentResource):
             alarm_actions=topic.actions,
             ok_actions=topic.actions,
             region=region,
-            opts=self._child(depends_on=topic.after()),
+            opts=self._owner.child(depends_on=topic.after()),
             **spec,
         )
 
@@ -395,12 +394,14 @@ class Observability(pulumi.ComponentResource):
             limit_amount=str(self._args.settings.monthly_budget_usd),
             limit_unit="USD",
             notifications=notifications,
-            opts=self._child(depends_on=topic.after()),
+            opts=self._owner.child(depends_on=topic.after()),
         )
 
     def _pod_role(self, role: str) -> aws.iam.Role:
         return aws.iam.Role(
-            f"{self._name}-{role}", assume_role_policy=pod_identity_trust(), opts=self._child()
+            f"{self._name}-{role}",
+            assume_role_policy=pod_identity_trust(),
+            opts=self._owner.child(),
         )
 
     def _associate(
@@ -412,7 +413,7 @@ class Observability(pulumi.ComponentResource):
             namespace=MONITORING_NAMESPACE,
             service_account=service_account,
             role_arn=role.arn,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return [association, access]
 
@@ -427,7 +428,7 @@ class Observability(pulumi.ComponentResource):
                     allow(["kms:GenerateDataKey*", "kms:Decrypt"], topic.key.arn, sid="TopicKey"),
                 ]
             ),
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return self._associate(role, ALERTMANAGER_SERVICE_ACCOUNT, access)
 
@@ -449,7 +450,7 @@ class Observability(pulumi.ComponentResource):
                     ),
                 ]
             ),
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return self._associate(role, GRAFANA_SERVICE_ACCOUNT, access)
 
@@ -467,7 +468,7 @@ class Observability(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/warn": "baseline",
                 },
             },
-            opts=self._k8s(),
+            opts=self._owner.k8s(),
         )
         storage = k8s.storage.v1.StorageClass(
             f"{self._name}-encrypted-gp3",
@@ -477,7 +478,7 @@ class Observability(pulumi.ComponentResource):
             reclaim_policy="Retain",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
-            opts=self._k8s(),
+            opts=self._owner.k8s(),
         )
 
         # Pod Identity hands credentials only to pods admitted after the association exists.
@@ -489,7 +490,7 @@ class Observability(pulumi.ComponentResource):
             repository_opts={"repo": PROMETHEUS_CHART_REPOSITORY},
             namespace=namespace.metadata.name,
             values=prometheus_values(self._args.settings, topic.topic.arn, region),
-            opts=self._k8s(depends_on=[storage, *identities]),
+            opts=self._owner.k8s(depends_on=[storage, *identities]),
         )
 
     def _monitors(self, release: k8s.helm.v3.Release) -> None:
@@ -521,7 +522,7 @@ class Observability(pulumi.ComponentResource):
                     "namespaceSelector": {"matchNames": [namespace]},
                     "podMetricsEndpoints": [{**endpoint, "interval": "30s"}],
                 },
-                opts=self._k8s(depends_on=[release]),
+                opts=self._owner.k8s(depends_on=[release]),
             )
 
     def _rules(self, release: k8s.helm.v3.Release) -> None:
@@ -535,7 +536,7 @@ class Observability(pulumi.ComponentResource):
                 "labels": RELEASE_LABELS,
             },
             spec={"groups": alerts.rule_groups()},
-            opts=self._k8s(depends_on=[release]),
+            opts=self._owner.k8s(depends_on=[release]),
         )
 
     def _dashboard(
@@ -558,7 +559,7 @@ class Observability(pulumi.ComponentResource):
                 "labels": {"grafana_dashboard": "1"},
             },
             data={DASHBOARD_FILE: rendered},
-            opts=self._k8s(depends_on=[release]),
+            opts=self._owner.k8s(depends_on=[release]),
         )
         return rendered
 

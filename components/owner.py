@@ -22,10 +22,16 @@ class Owner:
     name: str
     component: pulumi.Resource
     k8s_provider: k8s.Provider | None = None
+    # Whether resources that hold data (queues, tables, keys, secrets) are kept from deletion.
+    protect_state: bool = False
 
     def child(self, **options: Any) -> pulumi.ResourceOptions:
         """Options of an AWS child: parented by the component."""
         return pulumi.ResourceOptions(parent=self.component, **options)
+
+    def stateful(self, **options: Any) -> pulumi.ResourceOptions:
+        """Options of a child that holds data: protected where the stack protects state."""
+        return self.child(protect=self.protect_state, **options)
 
     def k8s(self, **options: Any) -> pulumi.ResourceOptions:
         """Options of a Kubernetes child: parented by the component, on its cluster."""
@@ -37,7 +43,7 @@ class Owner:
         return pulumi.InvokeOutputOptions(parent=self.component)
 
     def with_cluster(self, provider: k8s.Provider) -> Owner:
-        return Owner(self.name, self.component, provider)
+        return Owner(self.name, self.component, provider, self.protect_state)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ import pulumi_kubernetes as k8s
 
 from components import workloads
 from components.iam import Statement, allow, pod_identity_trust, policy_document_output
-from components.jobs import DAY_SECONDS, JobStores, Owner, job_stores
+from components.jobs import DAY_SECONDS, JobStores, job_stores
 from components.network_policies import network_policies
+from components.owner import Owner
 from components.settings import WorkerSettings
 from components.workloads import WORKLOAD_NAMESPACE, ApiIngress, Pod, Scope
 
@@ -90,7 +91,8 @@ class AsyncWorkers(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         region = aws.get_region_output(opts=invoke).region
 
-        stores = job_stores(Owner(name, self, args.protect_state), args.settings, account_id)
+        self._owner = Owner(name, self, args.k8s_provider, protect_state=args.protect_state)
+        stores = job_stores(self._owner, args.settings, account_id)
         keda = self._keda(stores.queue)
 
         namespace = self._namespace(
@@ -128,12 +130,6 @@ class AsyncWorkers(pulumi.ComponentResource):
             }
         )
 
-    def _child(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **options)
-
-    def _k8s(self, **options: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.k8s_provider, **options)
-
     def _keda(self, queue: aws.sqs.Queue) -> k8s.helm.v3.Release:
         """KEDA, reading queue depth through its operator's own Pod Identity and nothing more."""
         identity = self._pod_role(
@@ -157,7 +153,7 @@ class AsyncWorkers(pulumi.ComponentResource):
             # The operator serves its scaler metrics (errors, the metric handed to the HPA)
             # only when asked; the dashboard's KEDA panels and the PodMonitor read them.
             values={"prometheus": {"operator": {"enabled": True, "port": 8080}}},
-            opts=self._k8s(depends_on=identity),
+            opts=self._owner.k8s(depends_on=identity),
         )
 
     def _namespace(
@@ -166,7 +162,7 @@ class AsyncWorkers(pulumi.ComponentResource):
         return k8s.core.v1.Namespace(
             resource_name,
             metadata={"name": name, "labels": {**RESTRICTED_NAMESPACE_LABELS, **(labels or {})}},
-            opts=self._k8s(),
+            opts=self._owner.k8s(),
         )
 
     def _api_identity(
@@ -224,7 +220,7 @@ class AsyncWorkers(pulumi.ComponentResource):
             metadata={"name": account_name, "namespace": namespace},
             # The Pod Identity agent mounts its own token; no pod here calls the API server.
             automount_service_account_token=False,
-            opts=self._k8s(depends_on=identity),
+            opts=self._owner.k8s(depends_on=identity),
         )
         return account.metadata.name
 
@@ -241,13 +237,15 @@ class AsyncWorkers(pulumi.ComponentResource):
         association exists, and are useless before the policy is attached.
         """
         iam_role = aws.iam.Role(
-            f"{self._name}-{role}", assume_role_policy=pod_identity_trust(), opts=self._child()
+            f"{self._name}-{role}",
+            assume_role_policy=pod_identity_trust(),
+            opts=self._owner.child(),
         )
         access = aws.iam.RolePolicy(
             f"{self._name}-{role}-access",
             role=iam_role.id,
             policy=policy_document_output(statements),
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         association = aws.eks.PodIdentityAssociation(
             f"{self._name}-{role}",
@@ -255,7 +253,7 @@ class AsyncWorkers(pulumi.ComponentResource):
             namespace=namespace,
             service_account=service_account,
             role_arn=iam_role.arn,
-            opts=self._child(),
+            opts=self._owner.child(),
         )
         return [association, access]
 
@@ -276,7 +274,7 @@ class AsyncWorkers(pulumi.ComponentResource):
             metadata={"name": authentication_name, "namespace": namespace},
             # `identityOwner: keda`: the operator's own role reads the queue, not the workers'.
             spec={"podIdentity": {"provider": "aws", "identityOwner": "keda"}},
-            opts=self._k8s(depends_on=[keda]),
+            opts=self._owner.k8s(depends_on=[keda]),
         )
         trigger = {
             "type": "aws-sqs-queue",
@@ -303,7 +301,7 @@ class AsyncWorkers(pulumi.ComponentResource):
                 "advanced": {"horizontalPodAutoscalerConfig": {"behavior": hpa_behavior(settings)}},
                 "triggers": [trigger],
             },
-            opts=self._k8s(depends_on=[keda, authentication]),
+            opts=self._owner.k8s(depends_on=[keda, authentication]),
         )
 
 
