@@ -151,11 +151,7 @@ def _metric(
     exact: bool = True,
 ) -> cw.CloudWatchMetricsQuery:
     return (
-        cw.CloudWatchMetricsQuery()
-        .ref_id(ref)
-        .id(ref.lower())
-        .query_mode(cwm.CloudWatchQueryMode.METRICS)
-        .metric_query_type(cwm.MetricQueryType.SEARCH)
+        _query(ref)
         .metric_editor_mode(cwm.MetricEditorMode.BUILDER)
         .region(region)
         .namespace(namespace)
@@ -168,14 +164,21 @@ def _metric(
     )
 
 
-def _math(ref: str, expression: str, label: str) -> cw.CloudWatchMetricsQuery:
-    """A metric-math query over other queries of the panel, referenced by their lower-case ids."""
+def _query(ref: str) -> cw.CloudWatchMetricsQuery:
+    """A CloudWatch metrics query that other queries of its panel can refer to by `ref`."""
     return (
         cw.CloudWatchMetricsQuery()
         .ref_id(ref)
         .id(ref.lower())
         .query_mode(cwm.CloudWatchQueryMode.METRICS)
         .metric_query_type(cwm.MetricQueryType.SEARCH)
+    )
+
+
+def _math(ref: str, expression: str, label: str) -> cw.CloudWatchMetricsQuery:
+    """A metric-math query over other queries of the panel, referenced by their lower-case ids."""
+    return (
+        _query(ref)
         .metric_editor_mode(cwm.MetricEditorMode.CODE)
         .expression(expression)
         .label(label)
