@@ -10,6 +10,7 @@ from pulumi_policy import Policy
 
 from matching_policy import (
     buckets,
+    charts,
     cluster,
     data,
     edge,
@@ -18,9 +19,12 @@ from matching_policy import (
     iam_scope,
     identity,
     kubernetes,
+    launchers,
+    namespaces,
     network,
     residency,
     scaling,
+    volumes,
     workloads,
 )
 
@@ -30,6 +34,8 @@ ALL_POLICIES: list[Policy] = [
     *front_doors.POLICIES,
     *network.POLICIES,
     *cluster.POLICIES,
+    *launchers.POLICIES,
+    *volumes.POLICIES,
     *data.POLICIES,
     *buckets.POLICIES,
     *scaling.POLICIES,
@@ -37,5 +43,7 @@ ALL_POLICIES: list[Policy] = [
     *identity.POLICIES,
     *iam_scope.POLICIES,
     *kubernetes.POLICIES,
+    *namespaces.POLICIES,
+    *charts.POLICIES,
     *workloads.POLICIES,
 ]

@@ -37,7 +37,11 @@ from matching_policy._props import (
 )
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-# TODO(#6): multitenant distributions log through logging v2 only and are not judged here yet.
+# A multitenant distribution has no legacy logging block: it logs through logging v2 only.
+MULTITENANT_DISTRIBUTION = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+DISTRIBUTIONS = frozenset({DISTRIBUTION, MULTITENANT_DISTRIBUTION})
+# The log type of a CloudFront delivery source that carries one line per request.
+ACCESS_LOGS = "ACCESS_LOGS"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
@@ -72,7 +76,7 @@ def _check_cloudfront_logs(args: StackValidationArgs, report: ReportViolation) -
     sources = [r for r in args.resources if r.resource_type == DELIVERY_SOURCE]
     deliveries = [r for r in args.resources if r.resource_type == DELIVERY]
 
-    for distribution in (r for r in args.resources if r.resource_type == DISTRIBUTION):
+    for distribution in (r for r in args.resources if r.resource_type in DISTRIBUTIONS):
         verdicts.judge(
             distribution.urn, _judge_distribution, distribution, sources, deliveries, verdicts
         )
@@ -100,7 +104,10 @@ def _judge_distribution(
 
 
 def _is_source_of(source: PolicyResource, distribution: PolicyResource) -> bool:
-    if distribution.urn in linked(source, "resourceArn", DISTRIBUTION):
+    log_type = get(source.props, "logType")
+    if isinstance(log_type, str) and log_type.strip().upper() != ACCESS_LOGS:
+        return False
+    if distribution.urn in linked(source, "resourceArn", distribution.resource_type):
         return True
     arn = known_text(distribution.props, "arn")
     return arn is not None and get(source.props, "resourceArn") == arn
@@ -119,7 +126,7 @@ def _delivers(source: PolicyResource, deliveries: list[PolicyResource]) -> bool:
 CLOUDFRONT_ACCESS_LOGS = StackValidationPolicy(
     name="cloudfront-access-logs",
     description="Every CloudFront distribution logs its requests: a loggingConfig bucket, or a "
-    "CloudWatch log delivery (logging v2) whose source is the distribution.",
+    "CloudWatch log delivery (logging v2) of its ACCESS_LOGS; multitenant ones through v2 only.",
     validate=_check_cloudfront_logs,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,

@@ -13,6 +13,7 @@ from tests.policies.builders import (
     distribution,
     edge,
     load_balancer,
+    multitenant_distribution,
     resource,
     without,
 )
@@ -91,36 +92,54 @@ def test_distribution_without_logging_is_blocked(judge: Judge) -> None:
     assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
 
 
-def test_v2_log_delivery_passes(judge: Judge) -> None:
-    cdn = without(distribution(), "loggingConfig")
-    source = resource(
-        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
-        "cdn-source",
-        {"name": "cdn", "logType": "ACCESS_LOGS", "resourceArn": "arn:cf"},
-        links={"resourceArn": [cdn]},
-    )
-    delivery = resource(
-        "aws:cloudwatch/logDelivery:LogDelivery",
-        "cdn-delivery",
-        {"deliverySourceName": "cdn", "deliveryDestinationArn": "arn:dest"},
-        links={"deliverySourceName": [source]},
-    )
+SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+# Both kinds of distribution, each with nothing but logging v2 to log through.
+UNLOGGED = [
+    pytest.param(without(distribution(), "loggingConfig"), id="distribution"),
+    pytest.param(multitenant_distribution(), id="multitenant"),
+]
 
-    found = judge([DEFAULT_PROVIDER, cdn, source, delivery])
+
+def _source(cdn: ResourceRecord, log_type: str = "ACCESS_LOGS") -> ResourceRecord:
+    props = {"name": "cdn", "logType": log_type, "resourceArn": "arn:cf"}
+    return resource(SOURCE, "cdn-source", props, links={"resourceArn": [cdn]})
+
+
+def _delivery(source: ResourceRecord) -> ResourceRecord:
+    props = {"deliverySourceName": "cdn", "deliveryDestinationArn": "arn:dest"}
+    return resource(DELIVERY, "cdn-delivery", props, links={"deliverySourceName": [source]})
+
+
+@pytest.mark.parametrize("cdn", UNLOGGED)
+def test_v2_log_delivery_passes(judge: Judge, cdn: ResourceRecord) -> None:
+    source = _source(cdn)
+
+    found = judge([DEFAULT_PROVIDER, cdn, source, _delivery(source)])
 
     assert found == [], explain(cdn.urn, found)
 
 
-def test_v2_source_without_delivery_is_blocked(judge: Judge) -> None:
-    cdn = without(distribution(), "loggingConfig")
-    source = resource(
-        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
-        "cdn-source",
-        {"name": "cdn", "logType": "ACCESS_LOGS", "resourceArn": "arn:cf"},
-        links={"resourceArn": [cdn]},
-    )
+@pytest.mark.parametrize("cdn", UNLOGGED)
+def test_v2_source_without_delivery_is_blocked(judge: Judge, cdn: ResourceRecord) -> None:
+    found = judge([DEFAULT_PROVIDER, cdn, _source(cdn)])
 
-    found = judge([DEFAULT_PROVIDER, cdn, source])
+    assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
+
+
+def test_multitenant_distribution_without_v2_logging_is_blocked(judge: Judge) -> None:
+    cdn = multitenant_distribution()
+
+    found = judge([DEFAULT_PROVIDER, cdn])
+
+    assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
+
+
+def test_delivery_of_other_than_access_logs_is_blocked(judge: Judge) -> None:
+    cdn = without(distribution(), "loggingConfig")
+    source = _source(cdn, log_type="CONNECTION_LOGS")
+
+    found = judge([DEFAULT_PROVIDER, cdn, source, _delivery(source)])
 
     assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
 

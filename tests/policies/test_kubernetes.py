@@ -59,6 +59,23 @@ def test_gateway_is_blocked(pack: PolicyPack) -> None:
 
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+# Charts whose render `helm-chart-reviewed` accepts here, so that only the values are on trial.
+PROMETHEUS = {
+    "chart": "kube-prometheus-stack",
+    "version": "79.7.1",
+    "repositoryOpts": {"repo": "https://prometheus-community.github.io/helm-charts"},
+}
+APP = {"chart": "oci://example/app", "version": "1.0.0"}
+REVIEWED = {
+    "https://prometheus-community.github.io/helm-charts/kube-prometheus-stack": ["79.7.1"],
+    "oci://example/app": ["1.0.0"],
+}
+
+
+@pytest.fixture
+def pack(pack: PolicyPack) -> PolicyPack:
+    pack.configure({"helm-chart-reviewed": {"reviewedCharts": REVIEWED}})
+    return pack
 
 
 @pytest.mark.parametrize(
@@ -72,7 +89,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 def test_release_asking_for_a_load_balancer_is_blocked(
     pack: PolicyPack, values: dict[str, object], path: str
 ) -> None:
-    release = resource(RELEASE, "prometheus", {"chart": "kube-prometheus-stack", "values": values})
+    release = resource(RELEASE, "prometheus", {**PROMETHEUS, "values": values})
 
     found = pack.analyze(release)
 
@@ -82,7 +99,7 @@ def test_release_asking_for_a_load_balancer_is_blocked(
 
 def test_release_without_load_balancer_values_passes(pack: PolicyPack) -> None:
     values = {"grafana": {"ingress": {"enabled": False}, "service": {"type": "ClusterIP"}}}
-    release = resource(RELEASE, "prometheus", {"chart": "kube-prometheus-stack", "values": values})
+    release = resource(RELEASE, "prometheus", {**PROMETHEUS, "values": values})
 
     found = pack.analyze(release)
 
@@ -173,7 +190,7 @@ def test_unparseable_yaml_is_blocked(pack: PolicyPack) -> None:
 
     found = pack.analyze(record)
 
-    expected = ["k8s-no-ingress", "k8s-no-loadbalancer-service"]
+    expected = ["k8s-namespace-restricted", "k8s-no-ingress", "k8s-no-loadbalancer-service"]
     assert policies(found) == expected, explain(record.urn, found)
 
 
@@ -221,7 +238,7 @@ def test_manifests_the_pack_cannot_see_are_advisory(
 def test_helm_values_read_as_helm_reads_them(
     pack: PolicyPack, values: dict[str, object], path: str
 ) -> None:
-    release = resource(RELEASE, "app", {"chart": "oci://example/app", "values": values})
+    release = resource(RELEASE, "app", {**APP, "values": values})
 
     found = pack.analyze(release)
 
@@ -232,7 +249,7 @@ def test_helm_values_read_as_helm_reads_them(
 @pytest.mark.parametrize("enabled", [False, 0, "", None])
 def test_helm_falsy_enabled_passes(pack: PolicyPack, enabled: object) -> None:
     values = {"ingress": {"enabled": enabled}, "gateway": {"enabled": enabled}}
-    release = resource(RELEASE, "app", {"chart": "oci://example/app", "values": values})
+    release = resource(RELEASE, "app", {**APP, "values": values})
 
     found = pack.analyze(release)
 
