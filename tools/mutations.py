@@ -6,9 +6,6 @@ a deep copy of the recorded resources, edits inputs and outputs alike (the pack 
 `Analyze` and outputs in `AnalyzeStack`), and builds any resource it adds as the recorder would
 have: URN from the mock monitor's scheme, parent and provider of a sibling, outputs from the
 same mocks that answered the real run.
-
-TODO(#6): no mutation relabels a namespace `privileged` or turns off EBS encryption of node
-volumes: the pack has no policy for them yet.
 """
 
 from __future__ import annotations
@@ -59,6 +56,11 @@ BUCKET_SSE = (
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 TABLE = "aws:dynamodb/table:Table"
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+MULTITENANT = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
 
 ANY_V4, ANY_V6 = "0.0.0.0/0", "::/0"
 OTHER_PREFIX_LIST = "pl-0123456789abcdef0"
@@ -614,6 +616,9 @@ def _node_class(records: Records) -> Records:
             "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": "matching-prod"}}],
             "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "matching-prod"}}],
             "metadataOptions": {"httpTokens": "optional", "httpPutResponseHopLimit": 1},
+            "blockDeviceMappings": [
+                {"deviceName": "/dev/xvda", "ebs": {"volumeSize": "50Gi", "encrypted": True}}
+            ],
         },
     }
     token = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -776,8 +781,36 @@ def _waf_no_rate(records: Records) -> Records:
     )
 
 
+@edit("multitenant-distribution-unlogged", "a multitenant twin of the edge that logs nothing")
+def _multitenant_unlogged(records: Records) -> Records:
+    distribution = find(records, DIST)
+    inputs = distribution.inputs
+    origin = inputs["origins"][0]
+    geo = inputs["restrictions"]["geoRestriction"]
+    # The multitenant spelling of the same, compliant distribution: only logging is missing.
+    props: dict[str, Any] = {
+        "enabled": True,
+        "webAclId": inputs["webAclId"],
+        "tenantConfig": {"parameterDefinitions": []},
+        "origins": [
+            {
+                "id": origin["originId"],
+                "domainName": origin["domainName"],
+                "vpcOriginConfigs": [origin["vpcOriginConfig"]],
+            }
+        ],
+        "defaultCacheBehavior": inputs["defaultCacheBehavior"],
+        "restrictions": {
+            "geoRestriction": {"restrictionType": "whitelist", "items": geo["locations"]}
+        },
+        "viewerCertificate": inputs["viewerCertificate"],
+    }
+    return add(records, distribution, MULTITENANT, f"{distribution.name}-tenants", props)
+
+
 EDGE_LOGS = [
     removal("cloudfront-logging-removed", (DIST, ""), "loggingConfig", "CloudFront logs nothing"),
+    _multitenant_unlogged,
     setting("alb-access-logs-off", (LB, "alb"), "accessLogs.enabled", False, "no ALB logs"),
     _no_waf_logging,
     _waf_wrong_destination,
@@ -1081,15 +1114,146 @@ PODS = [
     ),
 ]
 
+
+# --- node and persistent volumes, and where nodes launch from -------------------------------
+
+
+def _first_volume(token: str, part: str, path: tuple[str, ...], encrypted: Any) -> Mutate:
+    """Sets `encrypted` on the first EBS mapping at `path` of one resource."""
+
+    def apply(records: Records) -> Records:
+        for state in _states(find(records, token, part)):
+            mappings: Any = state
+            for step in path:
+                mappings = mappings[step]
+            mappings[0]["ebs"]["encrypted"] = encrypted
+        return records
+
+    return apply
+
+
+@edit("node-group-literal-template", "system nodes launch from a template id of elsewhere")
+def _literal_template(records: Records) -> Records:
+    group = find(records, NODE_GROUP)
+    put(group, "launchTemplate", {"id": "lt-0123456789abcdef0", "version": "1"})
+    deps = {k: v for k, v in group.property_dependencies.items() if k != "launchTemplate"}
+    literal = dataclasses.replace(group, property_dependencies=deps)
+    return [literal if r is group else r for r in records]
+
+
+@edit("ebs-volume-unencrypted", "a plain EBS volume with encryption left to the account")
+def _plain_volume(records: Records) -> Records:
+    template = find(records, LAUNCH_TEMPLATE)
+    props = {"availabilityZone": "eu-central-1a", "size": 100, "type": "gp3"}
+    return add(records, template, "aws:ebs/volume:Volume", "matching-scratch", props)
+
+
+VOLUMES = [
+    _literal_template,
+    removal(
+        "node-group-no-template",
+        *((NODE_GROUP, ""), "launchTemplate"),
+        "EKS's own template: IMDSv1 and a disk left to the account",
+    ),
+    Mutation(
+        "launch-template-ebs-unencrypted",
+        "the system nodes' root volume unencrypted",
+        _first_volume(LAUNCH_TEMPLATE, "", ("blockDeviceMappings",), "false"),
+    ),
+    removal(
+        "launch-template-no-mappings",
+        *((LAUNCH_TEMPLATE, ""), "blockDeviceMappings"),
+        "the AMI's root volume as it comes",
+    ),
+    Mutation(
+        "node-class-ebs-unencrypted",
+        "Karpenter's nodes get unencrypted root volumes",
+        _first_volume(NODE_CLASS, "", ("spec", "blockDeviceMappings"), False),
+    ),
+    setting(
+        "storage-class-unencrypted",
+        *((STORAGE_CLASS, "encrypted-gp3"), "parameters.encrypted", "false"),
+        "Prometheus's persistent volumes unencrypted",
+    ),
+    _plain_volume,
+]
+
+
+# --- namespaces and Helm charts -------------------------------------------------------------
+
+_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def _relabel(name: str, fault: str, part: str, level: str | None) -> Mutation:
+    """Sets (or, with None, drops) the Pod Security enforce label of one namespace."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        for state in _states(find(records, NAMESPACE, part)):
+            labels = state["metadata"]["labels"]
+            if level is None:
+                labels.pop(_ENFORCE)
+            else:
+                labels[_ENFORCE] = level
+        return records
+
+    return apply
+
+
+NAMESPACES = [
+    _relabel(
+        "namespace-privileged",
+        "the workers' namespace admits privileged pods",
+        "matching-namespace",
+        "privileged",
+    ),
+    _relabel(
+        "namespace-baseline", "Karpenter's namespace relaxed to baseline", "karpenter", "baseline"
+    ),
+    _relabel("namespace-unlabelled", "KEDA's namespace with no enforce label", "keda", None),
+    setting(
+        "helm-release-creates-namespace",
+        *((RELEASE, "keda"), "createNamespace", True),
+        "KEDA's release makes its own, unlabelled namespace",
+    ),
+]
+
+CHARTS = [
+    setting(
+        "helm-chart-unreviewed-version",
+        *((RELEASE, "karpenter"), "version", "1.15.0"),
+        "Karpenter at a version no one rendered",
+    ),
+    removal("helm-chart-unpinned", (RELEASE, "keda"), "version", "KEDA at whatever is newest"),
+    setting(
+        "helm-chart-other-repository",
+        *((RELEASE, "prometheus"), "repositoryOpts.repo", "https://charts.example.org"),
+        "the monitoring chart from an unreviewed repository",
+    ),
+    setting(
+        "helm-value-files",
+        *((RELEASE, "load-balancer"), "valueYamlFiles", ["overrides/lbc.yaml"]),
+        "values the pack can't read",
+    ),
+    setting(
+        "helm-post-renderer",
+        *((RELEASE, "prometheus"), "postrender", "./kustomize-wrapper.sh"),
+        "objects changed after review",
+    ),
+]
+
 CATALOGUE: list[Mutation] = [
     *EDGE_BALANCERS,
     *SECURITY_GROUPS,
     *CLOUDFRONT,
     *EDGE_LOGS,
     *CLUSTER,
+    *VOLUMES,
     *DATA,
     *STORES,
     *IDENTITY,
     *KUBERNETES,
+    *NAMESPACES,
+    *CHARTS,
     *PODS,
 ]
