@@ -4,6 +4,8 @@ The catalogue is the single source for both sides. The in-cluster alerts become 
 PrometheusRule and, from the very same dictionaries, a plain rule file that `promtool check rules`
 and `promtool test rules` read. The AWS-side alerts (CloudWatch alarms, budget notifications) take
 their description and runbook link from here, so an alert e-mail always names its runbook section.
+The runbook document's address depends on where the repository lives, so it is a stack setting
+(`observability.runbookUrl`), and every link is that address plus the alert's section anchor.
 """
 
 from __future__ import annotations
@@ -15,10 +17,6 @@ from typing import Any, Literal
 import yaml
 
 from components.workloads import WORKLOAD_NAMESPACE
-
-# TODO(#7): the organisation is a placeholder until the repository's home is settled with
-# the CI/CD set-up; every runbook link in alerts and alarms derives from this one constant.
-RUNBOOK_URL = "https://github.com/matching-eu/matching-platform/blob/main/docs/runbook.md"
 
 Severity = Literal["critical", "warning"]
 
@@ -48,13 +46,14 @@ class Alert:
         """The runbook section is headed by the alert's name; GitHub's slug of it."""
         return github_anchor(self.name)
 
-    @property
-    def runbook_url(self) -> str:
-        return f"{RUNBOOK_URL}#{self.anchor}"
+    def runbook_link(self, runbook_url: str) -> str:
+        """This alert's section of the runbook document at `runbook_url`."""
+        return f"{runbook_url}#{self.anchor}"
 
-    def alarm_description(self) -> str:
+    def alarm_description(self, runbook_url: str) -> str:
         """The text a CloudWatch alarm carries into its SNS message (at most 1,024 characters)."""
-        return f"[{self.severity}] {self.summary} {self.description} Runbook: {self.runbook_url}"
+        link = self.runbook_link(runbook_url)
+        return f"[{self.severity}] {self.summary} {self.description} Runbook: {link}"
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class PrometheusAlert(Alert):
     expr: str
     for_: str
 
-    def rule(self) -> dict[str, Any]:
+    def rule(self, runbook_url: str) -> dict[str, Any]:
         return {
             "alert": self.name,
             "expr": self.expr,
@@ -73,7 +72,7 @@ class PrometheusAlert(Alert):
             "annotations": {
                 "summary": self.summary,
                 "description": self.description,
-                "runbook_url": self.runbook_url,
+                "runbook_url": self.runbook_link(runbook_url),
             },
         }
 
@@ -160,14 +159,19 @@ PROMETHEUS_ALERTS: tuple[PrometheusAlert, ...] = tuple(
 )
 
 
-def rule_groups() -> list[dict[str, Any]]:
+def rule_groups(runbook_url: str) -> list[dict[str, Any]]:
     """The rule groups, shaped alike for a PrometheusRule's `spec` and a promtool rule file."""
-    return [{"name": RULE_GROUP, "rules": [alert.rule() for alert in PROMETHEUS_ALERTS]}]
+    rules = [alert.rule(runbook_url) for alert in PROMETHEUS_ALERTS]
+    return [{"name": RULE_GROUP, "rules": rules}]
 
 
-def rule_file() -> str:
-    """The plain rule file (no CRD wrapper) that Prometheus' own tools check and test."""
-    return yaml.safe_dump({"groups": rule_groups()}, sort_keys=False, width=100)
+def rule_file(groups: list[dict[str, Any]]) -> str:
+    """`groups` as a plain rule file (no CRD wrapper), which Prometheus' tools check and test.
+
+    Keys are sorted: the planner renders the groups as the engine recorded them, in no set order,
+    and the same rules must give the same file either way.
+    """
+    return yaml.safe_dump({"groups": groups}, sort_keys=True, width=100)
 
 
 def github_anchor(heading: str) -> str:

@@ -72,6 +72,11 @@ MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 RATE_LIMIT_RULE = "RateLimitPerIp"
 RATE_LIMIT_WINDOW_SECONDS = 300
+# The IP sets of the load generators' networks (edge.loadTestCidrs), one per IP version, since a
+# WAF IP set holds one version only.
+LOAD_GENERATORS = "load-generators"
+
+RateScopeDown = aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgsDict
 
 
 @dataclass(frozen=True)
@@ -280,19 +285,7 @@ class EdgeIngress(pulumi.ComponentResource):
             _managed_rule_group(group, counted, priority)
             for priority, (group, counted) in enumerate(MANAGED_RULE_GROUPS)
         ]
-        rate_limit: aws.wafv2.WebAclRuleArgsDict = {
-            "name": RATE_LIMIT_RULE,
-            "priority": len(groups),
-            "action": {"block": {}},
-            "statement": {
-                "rate_based_statement": {
-                    "limit": self._args.settings.waf_rate_limit,
-                    "aggregate_key_type": "IP",
-                    "evaluation_window_sec": RATE_LIMIT_WINDOW_SECONDS,
-                }
-            },
-            "visibility_config": _visibility(RATE_LIMIT_RULE),
-        }
+        rate_limit = self._rate_limit(len(groups), self._load_generators())
         return aws.wafv2.WebAcl(
             f"{self._name}-waf",
             description="Managed protections and a per-IP rate limit for the matching API",
@@ -307,6 +300,44 @@ class EdgeIngress(pulumi.ComponentResource):
             },
             opts=self._owner.child(),
         )
+
+    def _rate_limit(
+        self, priority: int, exempt: Sequence[aws.wafv2.IpSet]
+    ) -> aws.wafv2.WebAclRuleArgsDict:
+        """Blocks an address past the limit; requests from `exempt` sets are not counted.
+
+        A scope-down statement only narrows what this rule counts: the managed groups before it
+        and the distribution's geo restriction still judge every request of a load generator.
+        """
+        rate: aws.wafv2.WebAclRuleStatementRateBasedStatementArgsDict = {
+            "limit": self._args.settings.waf_rate_limit,
+            "aggregate_key_type": "IP",
+            "evaluation_window_sec": RATE_LIMIT_WINDOW_SECONDS,
+        }
+        if exempt:
+            rate["scope_down_statement"] = _from_none_of(exempt)
+        return {
+            "name": RATE_LIMIT_RULE,
+            "priority": priority,
+            "action": {"block": {}},
+            "statement": {"rate_based_statement": rate},
+            "visibility_config": _visibility(RATE_LIMIT_RULE),
+        }
+
+    def _load_generators(self) -> list[aws.wafv2.IpSet]:
+        """An IP set per IP version the load generators use; none while they have no addresses."""
+        return [
+            aws.wafv2.IpSet(
+                f"{self._name}-{LOAD_GENERATORS}-ipv{version}",
+                description="Load generators the per-IP rate limit does not count",
+                scope="CLOUDFRONT",
+                region=CLOUDFRONT_REGION,
+                ip_address_version=f"IPV{version}",
+                addresses=list(cidrs),
+                opts=self._owner.child(),
+            )
+            for version, cidrs in sorted(self._args.settings.load_test_networks.items())
+        ]
 
     def _vpc_origin(
         self, alb: aws.lb.LoadBalancer, listener: aws.lb.Listener
@@ -413,6 +444,23 @@ def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
         "metric_name": metric,
         "sampled_requests_enabled": True,
     }
+
+
+def _from_none_of(ip_sets: Sequence[aws.wafv2.IpSet]) -> RateScopeDown:
+    """Requests whose source is in none of `ip_sets`: one NOT per set, joined by an AND.
+
+    WAF matches an IP set against the address CloudFront received the request from, never a
+    forwarded header a client could forge. Its AND takes two statements or more, so a single
+    set is a bare NOT. Each reference costs 1 WCU: the web ACL stays inside the 1,500 WCU its
+    base price covers.
+    """
+    outside: list[RateScopeDown] = [
+        {"not_statement": {"statement": {"ip_set_reference_statement": {"arn": ip_set.arn}}}}
+        for ip_set in ip_sets
+    ]
+    if len(outside) == 1:
+        return outside[0]
+    return {"and_statement": {"statements": outside}}
 
 
 def _managed_rule_group(

@@ -79,6 +79,8 @@ ENCRYPTED_STORAGE_CLASS = "encrypted-gp3"
 # kube-state-metrics drops node labels unless allowed; the dashboard counts nodes per node pool.
 NODE_LABELS_ALLOWED = ["nodes=[karpenter.sh/nodepool,karpenter.sh/capacity-type]"]
 DASHBOARD_FILE = "matching-platform.json"
+# The type token the planner finds the alert rules by, to write them out for promtool.
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 # Read-only CloudWatch for Grafana's data source: none of these actions takes a resource ARN.
 GRAFANA_CLOUDWATCH_ACTIONS = [
@@ -260,7 +262,7 @@ class Observability(pulumi.ComponentResource):
         """An alarm reporting breach and recovery to `topic`, described from the catalogue."""
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-{suffix}",
-            alarm_description=alert.alarm_description(),
+            alarm_description=alert.alarm_description(self._args.settings.runbook_url),
             alarm_actions=topic.actions,
             ok_actions=topic.actions,
             region=region,
@@ -535,7 +537,7 @@ class Observability(pulumi.ComponentResource):
                 "namespace": MONITORING_NAMESPACE,
                 "labels": RELEASE_LABELS,
             },
-            spec={"groups": alerts.rule_groups()},
+            spec={"groups": alerts.rule_groups(self._args.settings.runbook_url)},
             opts=self._owner.k8s(depends_on=[release]),
         )
 
@@ -757,12 +759,16 @@ def _topic_policy(
 def plan_artifacts(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, str]:
     """Files for the planner to write beside the plan: the dashboard JSON and the rule file.
 
-    `resources` are the (type token, inputs) pairs the program registered; the dashboard is read
-    back from its ConfigMap, so the file holds exactly what Grafana would load.
+    `resources` are the (type token, inputs) pairs the program registered; both files are read
+    back from the objects that carry them, the dashboard's ConfigMap and the PrometheusRule, so
+    each holds exactly what Grafana or Prometheus would load, runbook links included.
     """
-    files = {"prometheus-rules.yaml": alerts.rule_file()}
+    files: dict[str, str] = {}
     for token, inputs in resources:
-        labels = inputs.get("metadata", {}).get("labels", {})
+        metadata = inputs.get("metadata", {})
+        labels = metadata.get("labels", {})
         if token == "kubernetes:core/v1:ConfigMap" and labels.get("grafana_dashboard") == "1":
             files["dashboard.json"] = str(inputs["data"][DASHBOARD_FILE])
+        if token == PROMETHEUS_RULE and metadata.get("name") == alerts.RULE_GROUP:
+            files["prometheus-rules.yaml"] = alerts.rule_file(inputs["spec"]["groups"])
     return files

@@ -12,8 +12,10 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -55,6 +57,8 @@ _IMAGE = re.compile(r"^[\w.-]+(:\d+)?(/[\w.-]+)+(@sha256:[0-9a-f]{64}|:[\w][\w.-
 _CPU = re.compile(r"^([1-9]\d{0,5}m|\d{1,3}(\.\d{1,3})?)$")
 _MEMORY = re.compile(r"^[1-9]\d{0,6}(Mi|Gi)$")
 _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+# Printable ASCII without spaces: what a URL may hold once anything else is percent-encoded.
+_URL_TEXT = re.compile(r"^[!-~]+$")
 
 
 def _millicores(quantity: str) -> int:
@@ -237,6 +241,56 @@ LOG_RETENTION_DAYS: frozenset[int] = frozenset(
 )
 
 
+# The widest network a load-test entry may name, by IP version: a few hosts of the load
+# generators, never a provider's range, which would lift the rate limit for everyone on it.
+LOAD_TEST_PREFIXES: Mapping[int, int] = {4: 24, 6: 56}
+LOAD_TEST_CIDRS_MAX = 10
+
+
+def _not_public(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
+    """What makes `network` no public address of a load generator, or None if nothing does."""
+    site_local = isinstance(network, ipaddress.IPv6Network) and network.is_site_local
+    kinds = (
+        ("unspecified", network.is_unspecified),
+        ("loopback", network.is_loopback),
+        ("link-local", network.is_link_local),
+        ("site-local", site_local),
+        ("multicast", network.is_multicast),
+        ("reserved", network.is_reserved),
+        ("private", network.is_private),
+        ("not globally routable", not network.is_global),
+    )
+    return next((kind for kind, found in kinds if found), None)
+
+
+def _load_generator_network(value: str) -> str:
+    """One entry of `loadTestCidrs`: a narrow, public network in canonical form."""
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(
+            f"must be a network such as 52.28.10.7/32 with its host bits zero ({error})"
+        ) from error
+    if str(network) != value:
+        raise ValueError(f"must be written in canonical form: {network}")
+    kind = _not_public(network)
+    if kind is not None:
+        raise ValueError(
+            f"must be a public network, as CloudFront sees clients; this one is {kind}"
+        )
+    widest = LOAD_TEST_PREFIXES[network.version]
+    if network.prefixlen < widest:
+        raise ValueError(
+            f"must be /{widest} or narrower: name the load generators' own addresses "
+            f"(IPv4 /{LOAD_TEST_PREFIXES[4]} to /32, IPv6 /{LOAD_TEST_PREFIXES[6]} to /128)"
+        )
+    return value
+
+
+# Checked entry by entry, so that an error names the entry (`loadTestCidrs[2]`).
+LoadTestCidr = Annotated[str, AfterValidator(_load_generator_network)]
+
+
 class EdgeSettings(_Model):
     public_hostname: str
     origin_hostname: str
@@ -247,6 +301,9 @@ class EdgeSettings(_Model):
     log_retention_days: int
     origin_read_timeout_seconds: Annotated[int, Field(ge=1, le=CLOUDFRONT_RAISED_TIMEOUT)]
     origin_timeout_quota_raised: StrictBool = False
+    # Sources the per-IP rate limit does not count, so that a load test measures the API and not
+    # WAF's 403s; every other rule, and the geo restriction, still applies to them.
+    load_test_cidrs: Annotated[tuple[LoadTestCidr, ...], Field(max_length=LOAD_TEST_CIDRS_MAX)] = ()
 
     @field_validator("public_hostname", "origin_hostname", "hosted_zone")
     @classmethod
@@ -276,6 +333,18 @@ class EdgeSettings(_Model):
                 "must be a retention CloudWatch Logs accepts: "
                 f"{' '.join(str(days) for days in sorted(LOG_RETENTION_DAYS))}"
             )
+        return value
+
+    @field_validator("load_test_cidrs")
+    @classmethod
+    def _distinct_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = [ipaddress.ip_network(cidr) for cidr in value]
+        for index, network in enumerate(networks):
+            for earlier in networks[:index]:
+                if network == earlier:
+                    raise ValueError(f"lists {network} twice")
+                if network.overlaps(earlier):
+                    raise ValueError(f"lists {network} and {earlier}, which overlap: keep one")
         return value
 
     @model_validator(mode="after")
@@ -311,6 +380,15 @@ class EdgeSettings(_Model):
         if self.origin_timeout_quota_raised:
             return CLOUDFRONT_RAISED_TIMEOUT
         return CLOUDFRONT_DEFAULT_TIMEOUT
+
+    @property
+    def load_test_networks(self) -> dict[int, tuple[str, ...]]:
+        """`loadTestCidrs` by IP version (4 or 6), in stack-file order; unused versions absent."""
+        by_version: dict[int, tuple[str, ...]] = {}
+        for cidr in self.load_test_cidrs:
+            version = ipaddress.ip_network(cidr).version
+            by_version[version] = (*by_version.get(version, ()), cidr)
+        return by_version
 
 
 class ContainerResources(_Model):
@@ -430,8 +508,15 @@ class WorkerSettings(_Model):
         return self.longest_task_seconds * 2 + 30
 
 
+# CloudWatch keeps 1,024 characters of an alarm's description, which ends in the runbook link;
+# the longest alert's own text and anchor take under 300 (tests/components/test_alerts.py).
+RUNBOOK_URL_MAX_LENGTH = 512
+
+
 class ObservabilitySettings(_Model):
     alert_email: str
+    # Where the runbook is read: every alert links to its section, `<runbookUrl>#<alert anchor>`.
+    runbook_url: Annotated[str, Field(max_length=RUNBOOK_URL_MAX_LENGTH)]
     monthly_budget_usd: Annotated[int, Field(ge=1, le=1_000_000)]
     queue_depth_alarm: Annotated[int, Field(ge=1, le=1_000_000)] = 500
     # How long a record may wait for a worker before clients notice; SQS keeps it four days.
@@ -444,6 +529,25 @@ class ObservabilitySettings(_Model):
     def _email(cls, value: str) -> str:
         if not _EMAIL.fullmatch(value):
             raise ValueError("must be an e-mail address such as oncall@example.eu")
+        return value
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _runbook_document(cls, value: str) -> str:
+        """The runbook document's address, fit to take one `#<anchor>` per alert."""
+        if not _URL_TEXT.fullmatch(value):
+            raise ValueError("must be a URL without spaces; percent-encode anything but ASCII")
+        parts = urlsplit(value)
+        if parts.scheme != "https":
+            raise ValueError("must be an absolute https:// URL of the runbook document")
+        if "?" in value:
+            raise ValueError("must have no query (?…): link the document itself")
+        if "#" in value:
+            raise ValueError("must have no fragment (#…): each alert appends its own anchor")
+        if not _HOSTNAME.fullmatch(parts.netloc):
+            raise ValueError("must name its host as a lower-case DNS name, without user or port")
+        if parts.path.strip("/") == "":
+            raise ValueError("must name the runbook document itself, not only its host")
         return value
 
 
@@ -545,6 +649,14 @@ class StackSettings(_Model):
     def _prod_alb_protected(cls, value: EdgeSettings, info: ValidationInfo) -> EdgeSettings:
         if info.data.get("stack") == "prod" and not value.deletion_protection:
             raise ValueError("deletionProtection must be true in prod")
+        return value
+
+    @field_validator("edge")
+    @classmethod
+    def _prod_limits_everyone(cls, value: EdgeSettings, info: ValidationInfo) -> EdgeSettings:
+        # Load tests run against staging; in prod an exempt address could flood the API.
+        if info.data.get("stack") == "prod" and value.load_test_cidrs:
+            raise ValueError("loadTestCidrs must be empty in prod: the rate limit counts everyone")
         return value
 
     @property

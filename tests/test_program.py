@@ -11,11 +11,13 @@ from tools.records import STACK_TYPE, ResourceRecord
 COMPONENTS = ("DedicatedCluster", "EdgeIngress", "AsyncWorkers", "Observability")
 TOKEN_PREFIX = "matching:platform:"
 
-# CloudFront only accepts a WAF web ACL and a viewer certificate from us-east-1; what logs
-# and validates those two lives with them. Nothing else may leave the stack's region.
+# CloudFront only accepts a WAF web ACL and a viewer certificate from us-east-1; what logs,
+# validates or is referenced by those two lives with them. Nothing else may leave the stack's
+# region.
 US_EAST_1_TYPES = frozenset(
     {
         "aws:wafv2/webAcl:WebAcl",
+        "aws:wafv2/ipSet:IpSet",
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
         "aws:acm/certificate:Certificate",
         "aws:acm/certificateValidation:CertificateValidation",

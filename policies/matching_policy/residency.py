@@ -36,6 +36,7 @@ CLOUDFRONT_REGION = "us-east-1"
 CLOUDFRONT_PARTS = {
     "aws:wafv2/webAcl:WebAcl": "a web ACL of scope CLOUDFRONT exists only in us-east-1",
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": "lives with its web ACL",
+    "aws:wafv2/ipSet:IpSet": "a CLOUDFRONT web ACL references IP sets of its own scope only",
     "aws:cloudwatch/logGroup:LogGroup": "WAF logs only to a log group in the web ACL's region",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "lets WAF write to that log group",
     "aws:acm/certificate:Certificate": "CloudFront takes viewer certificates from us-east-1 only",

@@ -11,12 +11,17 @@ import pytest
 import yaml
 
 from components import alerts
-from components.alerts import ALERTS, PROMETHEUS_ALERTS, RUNBOOK_URL, github_anchor
+from components.alerts import ALERTS, PROMETHEUS_ALERTS, github_anchor
+from components.settings import RUNBOOK_URL_MAX_LENGTH
 from tests.components.exported_metrics import PROMETHEUS_METRICS, metric_names
 from tools.offline import ROOT
 
 PROMTOOL_TESTS = Path(__file__).parent / "promtool" / "alerts-test.yaml"
 RUNBOOK = ROOT / "docs" / "runbook.md"
+# Not a stack's runbookUrl: the promtool tests expect their annotations to link here.
+RUNBOOK_URL = "https://runbooks.example.eu/matching-platform/runbook.md"
+# The longest runbookUrl the settings accept.
+LONGEST_RUNBOOK_URL = "https://runbooks.example.eu/" + "r" * (RUNBOOK_URL_MAX_LENGTH - 28)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def promtool() -> str:
 @pytest.fixture
 def rule_dir(tmp_path: Path) -> Path:
     """The generated rule file beside the unit tests that name it, as promtool expects."""
-    (tmp_path / "rules.yaml").write_text(alerts.rule_file())
+    (tmp_path / "rules.yaml").write_text(alerts.rule_file(alerts.rule_groups(RUNBOOK_URL)))
     shutil.copy(PROMTOOL_TESTS, tmp_path / PROMTOOL_TESTS.name)
     return tmp_path
 
@@ -74,8 +79,18 @@ def test_alert_says_how_bad_what_and_where_to_read(alert: alerts.Alert) -> None:
     assert alert.severity in {"critical", "warning"}, alert.name
     assert alert.summary.endswith("."), alert.name
     assert alert.description.endswith("."), alert.name
-    assert alert.runbook_url.startswith(f"{RUNBOOK_URL}#"), alert.name
-    assert len(alert.alarm_description()) <= 1024, f"{alert.name}: CloudWatch's limit"
+    assert alert.runbook_link(RUNBOOK_URL) == f"{RUNBOOK_URL}#{alert.anchor}", alert.name
+
+
+@pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a.name)
+def test_alarm_description_fits_cloudwatch_with_the_longest_runbook_url(
+    alert: alerts.Alert,
+) -> None:
+    description = alert.alarm_description(LONGEST_RUNBOOK_URL)
+
+    assert len(LONGEST_RUNBOOK_URL) == RUNBOOK_URL_MAX_LENGTH
+    assert description.endswith(f"Runbook: {LONGEST_RUNBOOK_URL}#{alert.anchor}"), alert.name
+    assert len(description) <= 1024, f"{alert.name}: above CloudWatch's 1,024 characters"
 
 
 def runbook_anchors() -> set[str]:
@@ -85,7 +100,7 @@ def runbook_anchors() -> set[str]:
 
 @pytest.mark.parametrize("alert", ALERTS, ids=lambda a: a.name)
 def test_runbook_has_the_section_the_alert_links_to(alert: alerts.Alert) -> None:
-    fragment = alert.runbook_url.split("#", 1)[1]
+    fragment = alert.runbook_link(RUNBOOK_URL).split("#", 1)[1]
 
     assert fragment in runbook_anchors(), f"{alert.name}: no heading for #{fragment} in {RUNBOOK}"
 
@@ -117,4 +132,13 @@ def test_rule_parses_and_reads_only_exported_metrics(alert: alerts.PrometheusAle
 
 
 def test_rule_file_is_the_prometheus_rule_spec() -> None:
-    assert yaml.safe_load(alerts.rule_file()) == {"groups": alerts.rule_groups()}
+    groups = alerts.rule_groups(RUNBOOK_URL)
+
+    assert yaml.safe_load(alerts.rule_file(groups)) == {"groups": groups}
+
+
+@pytest.mark.parametrize("alert", PROMETHEUS_ALERTS, ids=lambda a: a.name)
+def test_rule_links_its_runbook_section_at_the_given_url(alert: alerts.PrometheusAlert) -> None:
+    annotations = alert.rule(RUNBOOK_URL)["annotations"]
+
+    assert annotations["runbook_url"] == f"{RUNBOOK_URL}#{alert.anchor}", alert.name

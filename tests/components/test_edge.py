@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from components.edge import (
     API_TARGET_PORT,
     MANAGED_RULE_GROUPS,
     RATE_LIMIT_RULE,
+    RATE_LIMIT_WINDOW_SECONDS,
 )
-from components.settings import StackSettings
+from components.settings import EdgeSettings, StackSettings
 from tests.components.edge_ingress_run import CLUSTER, COMPONENT, FIXTURE, NAME, build
 from tests.conftest import ComponentRunner, of_type, one
 from tools.mocks import (
@@ -23,7 +25,7 @@ from tools.mocks import (
     ORIGIN_FACING_PREFIX_LISTS,
 )
 from tools.offline import ProgramRun
-from tools.records import PROVIDER_PREFIX, STACK_TYPE
+from tools.records import PROVIDER_PREFIX, STACK_TYPE, ResourceRecord
 
 EXPECTED_GROUPS = {
     "AWSManagedRulesAmazonIpReputationList": [],
@@ -37,6 +39,7 @@ EXPECTED_GROUPS = {
 # Every regional resource in the stack's region; these only in CloudFront's us-east-1.
 US_EAST_1 = {
     "aws:wafv2/webAcl:WebAcl",
+    "aws:wafv2/ipSet:IpSet",
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration",
     "aws:cloudwatch/logGroup:LogGroup",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
@@ -318,3 +321,112 @@ def test_only_cloudfronts_own_resources_leave_the_stack_region(
             assert region == "us-east-1", child.urn
         elif region is not None:
             assert region == settings.region, f"{child.urn} leaves {settings.region}"
+
+
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+IP_SET = "aws:wafv2/ipSet:IpSet"
+IPV4_SET, IPV6_SET = f"{NAME}-load-generators-ipv4", f"{NAME}-load-generators-ipv6"
+V4 = ("52.28.10.7/32", "3.120.181.0/24")
+V6 = ("2a05:d014:1:2::/64",)
+# Load generators' networks as a stack file may list them, and the IP sets each must give.
+LOAD_GENERATORS = [
+    pytest.param(V4, {IPV4_SET: ("IPV4", V4)}, id="v4-only"),
+    pytest.param(V6, {IPV6_SET: ("IPV6", V6)}, id="v6-only"),
+    pytest.param(
+        (V4[0], V6[0], V4[1]), {IPV4_SET: ("IPV4", V4), IPV6_SET: ("IPV6", V6)}, id="both"
+    ),
+]
+
+
+def with_load_generators(settings: StackSettings, cidrs: Sequence[str]) -> StackSettings:
+    """`settings` whose edge lists `cidrs`, validated as a stack file's would be."""
+    edge = EdgeSettings.model_validate({**settings.edge.model_dump(), "load_test_cidrs": cidrs})
+    return settings.model_copy(update={"edge": edge})
+
+
+def rate_limit(run: ProgramRun) -> dict[str, Any]:
+    (rule,) = [r for r in one(run, WEB_ACL).inputs["rules"] if r["name"] == RATE_LIMIT_RULE]
+    return rule
+
+
+def not_from(ip_set: ResourceRecord) -> dict[str, Any]:
+    return {
+        "notStatement": {"statement": {"ipSetReferenceStatement": {"arn": ip_set.outputs["arn"]}}}
+    }
+
+
+def test_without_load_generators_the_rate_limit_counts_everyone(
+    run: ProgramRun, settings: StackSettings
+) -> None:
+    assert of_type(run, IP_SET) == [], "no IP set while edge.loadTestCidrs is empty"
+    assert rate_limit(run)["statement"] == {
+        "rateBasedStatement": {
+            "limit": settings.edge.waf_rate_limit,
+            "aggregateKeyType": "IP",
+            "evaluationWindowSec": RATE_LIMIT_WINDOW_SECONDS,
+        }
+    }, "no scope-down statement while edge.loadTestCidrs is empty"
+
+
+@pytest.mark.parametrize("stack", ["staging"], indirect=True)
+@pytest.mark.parametrize(("cidrs", "expected"), LOAD_GENERATORS)
+def test_load_generators_get_an_ip_set_per_ip_version_in_us_east_1(
+    run_component: ComponentRunner,
+    settings: StackSettings,
+    cidrs: Sequence[str],
+    expected: dict[str, tuple[str, Sequence[str]]],
+) -> None:
+    run = run_component(build(with_load_generators(settings, cidrs)))
+    component = one(run, COMPONENT)
+    ip_sets = {r.name: r for r in of_type(run, IP_SET)}
+
+    assert set(ip_sets) == set(expected), [r.urn for r in ip_sets.values()]
+    for name, (version, addresses) in expected.items():
+        ip_set = ip_sets[name]
+        assert ip_set.inputs["scope"] == "CLOUDFRONT", ip_set.urn
+        assert ip_set.inputs["region"] == "us-east-1", f"{ip_set.urn}: beside its web ACL"
+        assert ip_set.inputs["ipAddressVersion"] == version, ip_set.urn
+        assert sorted(ip_set.inputs["addresses"]) == sorted(addresses), ip_set.urn
+        assert ip_set.parent == component.urn, f"{ip_set.urn} is not a child of the component"
+
+
+@pytest.mark.parametrize("stack", ["staging"], indirect=True)
+@pytest.mark.parametrize(("cidrs", "expected"), LOAD_GENERATORS)
+def test_rate_limit_does_not_count_load_generators(
+    run_component: ComponentRunner,
+    settings: StackSettings,
+    cidrs: Sequence[str],
+    expected: dict[str, tuple[str, Sequence[str]]],
+) -> None:
+    run = run_component(build(with_load_generators(settings, cidrs)))
+    exempt = [not_from(one(run, IP_SET, name)) for name in sorted(expected)]
+    statement = rate_limit(run)["statement"]["rateBasedStatement"]
+
+    assert statement["limit"] == settings.edge.waf_rate_limit
+    assert statement["aggregateKeyType"] == "IP"
+    if len(exempt) == 1:
+        assert statement["scopeDownStatement"] == exempt[0]
+    else:
+        # Counted only when from neither set; NOT v4 OR NOT v6 would hold for every request.
+        assert statement["scopeDownStatement"] == {"andStatement": {"statements": exempt}}
+
+
+@pytest.mark.parametrize("stack", ["staging"], indirect=True)
+def test_load_generators_still_meet_every_other_rule_and_the_geo_fence(
+    run_component: ComponentRunner, settings: StackSettings
+) -> None:
+    loaded = with_load_generators(settings, (*V4, *V6))
+    run = run_component(build(loaded))
+    acl = one(run, WEB_ACL)
+    others = [r for r in acl.inputs["rules"] if r["name"] != RATE_LIMIT_RULE]
+    arns = [r.outputs["arn"] for r in of_type(run, IP_SET)]
+
+    assert rate_limit(run)["action"] == {"block": {}}, acl.urn
+    assert {r["name"] for r in others} == set(EXPECTED_GROUPS), acl.urn
+    assert all(r["overrideAction"] == {"none": {}} for r in others), acl.urn
+    assert not [arn for arn in arns if arn in json.dumps(others)], "an IP set exempts more"
+    assert acl.inputs["defaultAction"] == {"allow": {}}, acl.urn
+    assert distribution(run)["restrictions"]["geoRestriction"] == {
+        "restrictionType": "whitelist",
+        "locations": list(settings.edge.allowed_countries),
+    }

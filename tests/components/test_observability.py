@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi_kubernetes as k8s
@@ -14,6 +15,7 @@ from components.observability import (
     DASHBOARD_FILE,
     MONITORING_NAMESPACE,
     PROMETHEUS_CHART_REPOSITORY,
+    PROMETHEUS_RULE,
     RELEASE_NAME,
     EdgeSignals,
     Observability,
@@ -21,7 +23,7 @@ from components.observability import (
     WatchedCertificate,
     plan_artifacts,
 )
-from components.settings import StackSettings
+from components.settings import ObservabilitySettings, StackSettings
 from tests.conftest import ComponentRunner, of_type, one
 from tools.offline import ProgramRun
 from tools.records import ResourceRecord
@@ -43,14 +45,15 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
-@pytest.fixture
-def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
+def build(settings: ObservabilitySettings) -> Callable[[], None]:
+    """The body that declares one Observability as `__main__.py` does, for `run_component`."""
+
     def body() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         Observability(
             NAME,
             ObservabilityArgs(
-                settings=settings.observability,
+                settings=settings,
                 queue_name=QUEUE_NAME,
                 dead_letter_queue_name=DEAD_LETTER_QUEUE_NAME,
                 k8s_provider=provider,
@@ -66,7 +69,12 @@ def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
             ),
         )
 
-    return run_component(body)
+    return body
+
+
+@pytest.fixture
+def run(run_component: ComponentRunner, settings: StackSettings) -> ProgramRun:
+    return run_component(build(settings.observability))
 
 
 def topic_arn(run: ProgramRun, role: str = "alerts") -> str:
@@ -232,14 +240,34 @@ def test_edge_topic_lives_where_cloudfront_reports(run: ProgramRun) -> None:
         assert record.inputs["region"] == "us-east-1", f"{record.urn}: alarms notify in-region"
 
 
-def test_every_alarm_describes_its_alert_and_links_the_runbook(run: ProgramRun) -> None:
+def test_every_alarm_describes_its_alert_and_links_the_runbook(
+    run: ProgramRun, settings: StackSettings
+) -> None:
     alarms = of_type(run, ALARM)
-    urls = {alert.runbook_url for alert in alerts.ALERTS}
+    urls = {alert.runbook_link(settings.observability.runbook_url) for alert in alerts.ALERTS}
 
     assert len(alarms) == 7, [a.name for a in alarms]
     for alarm in alarms:
         linked = alarm.inputs["alarmDescription"].rsplit("Runbook: ", 1)[-1]
         assert linked in urls, f"{alarm.urn} links no runbook section"
+
+
+@pytest.mark.parametrize("stack", ["staging"], indirect=True)
+def test_alerts_link_the_runbook_the_settings_name(
+    run_component: ComponentRunner, settings: StackSettings
+) -> None:
+    elsewhere = "https://git.example.eu/platform/matching/-/blob/main/docs/runbook.md"
+    observability = settings.observability.model_copy(update={"runbook_url": elsewhere})
+    run = run_component(build(observability))
+    rules = one(run, PROMETHEUS_RULE).inputs["spec"]["groups"][0]["rules"]
+    by_name = {alert.name: alert for alert in alerts.ALERTS}
+
+    for alarm in of_type(run, ALARM):
+        linked = alarm.inputs["alarmDescription"].rsplit("Runbook: ", 1)[-1]
+        assert linked.startswith(f"{elsewhere}#"), f"{alarm.urn} links {linked}"
+    for rule in rules:
+        expected = f"{elsewhere}#{by_name[rule['alert']].anchor}"
+        assert rule["annotations"]["runbook_url"] == expected, rule["alert"]
 
 
 @pytest.mark.parametrize(
@@ -336,17 +364,18 @@ def test_grafana_gets_a_cloudwatch_data_source(run: ProgramRun) -> None:
 
 def test_monitors_and_rules_carry_the_release_label(run: ProgramRun) -> None:
     monitors = of_type(run, "kubernetes:monitoring.coreos.com/v1:PodMonitor")
-    objects = monitors + of_type(run, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    objects = monitors + of_type(run, PROMETHEUS_RULE)
 
     assert len(objects) == 3, [r.urn for r in objects]
     for record in objects:
         assert record.inputs["metadata"]["labels"] == {"release": RELEASE_NAME}, record.urn
 
 
-def test_prometheus_rule_is_the_catalogue(run: ProgramRun) -> None:
-    rule = one(run, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+def test_prometheus_rule_is_the_catalogue(run: ProgramRun, settings: StackSettings) -> None:
+    rule = one(run, PROMETHEUS_RULE)
+    groups = alerts.rule_groups(settings.observability.runbook_url)
 
-    assert rule.inputs["spec"] == {"groups": alerts.rule_groups()}, rule.urn
+    assert rule.inputs["spec"] == {"groups": groups}, rule.urn
 
 
 def test_dashboard_ships_as_a_configmap_grafana_loads(run: ProgramRun) -> None:
@@ -359,9 +388,12 @@ def test_dashboard_ships_as_a_configmap_grafana_loads(run: ProgramRun) -> None:
     assert dashboard["uid"] == "matching-platform"
 
 
-def test_plan_artifacts_hold_the_dashboard_and_the_rule_file(run: ProgramRun) -> None:
+def test_plan_artifacts_hold_the_dashboard_and_the_rule_file(
+    run: ProgramRun, settings: StackSettings
+) -> None:
     files = plan_artifacts((r.type, r.inputs) for r in run.resources)
+    groups = alerts.rule_groups(settings.observability.runbook_url)
 
     assert set(files) == {"dashboard.json", "prometheus-rules.yaml"}
     assert json.loads(files["dashboard.json"])["title"] == "Matching platform"
-    assert files["prometheus-rules.yaml"] == alerts.rule_file()
+    assert files["prometheus-rules.yaml"] == alerts.rule_file(groups)

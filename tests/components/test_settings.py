@@ -109,6 +109,18 @@ def _top(key: str, value: Any) -> Callable[[Config], None]:
     return mutate
 
 
+RUNBOOK_PATH = "github.com/matching-eu/matching-platform/blob/main/docs/runbook.md"
+LOAD_V4, LOAD_V6 = "52.28.10.7/32", "2a05:d014:1:2::/64"
+
+
+def _runbook(url: str) -> Callable[[Config], None]:
+    return _set("observability.runbookUrl", url)
+
+
+def _load_test(cidrs: list[Any]) -> Callable[[Config], None]:
+    return _set("edge.loadTestCidrs", cidrs)
+
+
 BAD_VALUES = [
     ("az-as-text", _set("network.availabilityZones", "3"), "availabilityZones", "valid integer"),
     ("az-as-float", _set("network.availabilityZones", 2.0), "availabilityZones", "valid integer"),
@@ -251,6 +263,129 @@ BAD_VALUES = [
         "edge.logRetentionDays",
         "retention CloudWatch Logs accepts",
     ),
+    ("runbook-missing", _drop("observability.runbookUrl"), "observability.runbookUrl", "required"),
+    ("runbook-http", _runbook(f"http://{RUNBOOK_PATH}"), "observability.runbookUrl", "https://"),
+    ("runbook-relative", _runbook("docs/runbook.md"), "observability.runbookUrl", "absolute"),
+    (
+        "runbook-fragment",
+        _runbook(f"https://{RUNBOOK_PATH}#alerts"),
+        "observability.runbookUrl",
+        "no fragment",
+    ),
+    (
+        "runbook-empty-fragment",
+        _runbook(f"https://{RUNBOOK_PATH}#"),
+        "observability.runbookUrl",
+        "no fragment",
+    ),
+    (
+        "runbook-query",
+        _runbook(f"https://{RUNBOOK_PATH}?plain=1"),
+        "observability.runbookUrl",
+        "no query",
+    ),
+    (
+        "runbook-credentials",
+        _runbook(f"https://bot:secret@{RUNBOOK_PATH}"),
+        "observability.runbookUrl",
+        "without user or port",
+    ),
+    (
+        "runbook-no-document",
+        _runbook("https://github.com/"),
+        "observability.runbookUrl",
+        "the runbook document itself",
+    ),
+    (
+        "runbook-space",
+        _runbook(f"https://{RUNBOOK_PATH} "),
+        "observability.runbookUrl",
+        "without spaces",
+    ),
+    (
+        "runbook-too-long",
+        _runbook(f"https://{RUNBOOK_PATH}/{'r' * 512}"),
+        "observability.runbookUrl",
+        "at most 512 characters",
+    ),
+    (
+        "load-test-private",
+        _load_test(["10.20.0.0/24"]),
+        "edge.loadTestCidrs[0]",
+        "public network, as CloudFront sees clients; this one is private",
+    ),
+    (
+        "load-test-loopback",
+        _load_test(["127.0.0.1/32"]),
+        "edge.loadTestCidrs[0]",
+        "this one is loopback",
+    ),
+    (
+        "load-test-link-local",
+        _load_test(["fe80::/64"]),
+        "edge.loadTestCidrs[0]",
+        "this one is link-local",
+    ),
+    (
+        "load-test-multicast",
+        _load_test(["224.0.0.0/24"]),
+        "edge.loadTestCidrs[0]",
+        "this one is multicast",
+    ),
+    (
+        "load-test-reserved",
+        _load_test(["240.0.0.0/24"]),
+        "edge.loadTestCidrs[0]",
+        "this one is reserved",
+    ),
+    (
+        "load-test-shared",
+        _load_test(["100.64.0.0/24"]),
+        "edge.loadTestCidrs[0]",
+        "this one is not globally routable",
+    ),
+    (
+        "load-test-host-bits",
+        _load_test([LOAD_V4, "52.28.10.1/24"]),
+        "edge.loadTestCidrs[1]",
+        "host bits zero",
+    ),
+    (
+        "load-test-bare-address",
+        _load_test(["52.28.10.7"]),
+        "edge.loadTestCidrs[0]",
+        "canonical form: 52.28.10.7/32",
+    ),
+    (
+        "load-test-upper-case-v6",
+        _load_test(["2A05:D014:1:2::/64"]),
+        "edge.loadTestCidrs[0]",
+        "canonical form: 2a05:d014:1:2::/64",
+    ),
+    (
+        "load-test-expanded-v6",
+        _load_test(["2a05:d014:0001:0002:0000:0000:0000:0000/64"]),
+        "edge.loadTestCidrs[0]",
+        "canonical form: 2a05:d014:1:2::/64",
+    ),
+    ("load-test-wide-v4", _load_test(["52.28.10.0/23"]), "edge.loadTestCidrs[0]", "/24 or"),
+    ("load-test-wide-v6", _load_test(["2a05:d014::/48"]), "edge.loadTestCidrs[0]", "/56 or"),
+    ("load-test-garbage", _load_test(["load-generator-1"]), "edge.loadTestCidrs[0]", "network"),
+    ("load-test-number", _load_test([52]), "edge.loadTestCidrs[0]", "valid string"),
+    ("load-test-not-a-list", _set("edge.loadTestCidrs", LOAD_V4), "loadTestCidrs", "array"),
+    ("load-test-twice", _load_test([LOAD_V4, LOAD_V4]), "edge.loadTestCidrs", "twice"),
+    (
+        "load-test-overlap",
+        _load_test(["52.28.10.0/24", LOAD_V4]),
+        "edge.loadTestCidrs",
+        "overlap",
+    ),
+    (
+        "load-test-eleven",
+        _load_test([f"52.28.10.{host}/32" for host in range(11)]),
+        "edge.loadTestCidrs",
+        "at most 10 items",
+    ),
 ]
 
 
@@ -297,6 +432,61 @@ def test_prod_refuses_what_staging_allows(mutate: Callable[[Config], None], rule
 
     with pytest.raises(SettingsError, match=rf"Pulumi\.prod\.yaml:[\s\S]*{rule}"):
         load_settings("prod", config.get, config.keys())
+
+
+TEN_V4 = [f"52.28.10.{host}/32" for host in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "by_version"),
+    [
+        pytest.param([], {}, id="none"),
+        pytest.param([LOAD_V4], {4: (LOAD_V4,)}, id="v4"),
+        pytest.param([LOAD_V6], {6: (LOAD_V6,)}, id="v6"),
+        pytest.param(
+            [LOAD_V4, LOAD_V6, "3.120.181.0/24", "2a05:d014:2::/56"],
+            {4: (LOAD_V4, "3.120.181.0/24"), 6: (LOAD_V6, "2a05:d014:2::/56")},
+            id="both",
+        ),
+        pytest.param(TEN_V4, {4: tuple(TEN_V4)}, id="ten"),
+    ],
+)
+def test_staging_takes_public_load_generator_networks(
+    cidrs: list[str], by_version: dict[int, tuple[str, ...]]
+) -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    _load_test(cidrs)(config)
+
+    edge = load_settings("staging", config.get, config.keys()).edge
+
+    assert edge.load_test_cidrs == tuple(cidrs)
+    assert edge.load_test_networks == by_version
+
+
+def test_load_test_cidrs_default_to_none() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    _drop("edge.loadTestCidrs")(config)
+
+    assert load_settings("staging", config.get, config.keys()).edge.load_test_cidrs == ()
+
+
+def test_prod_counts_every_client_against_the_rate_limit() -> None:
+    config = copy.deepcopy(stack_config("prod"))
+    _load_test([LOAD_V4])(config)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings("prod", config.get, config.keys())
+
+    message = str(raised.value)
+    assert message.startswith("Pulumi.prod.yaml:"), message
+    assert "matching-platform:edge: loadTestCidrs must be empty in prod" in message, message
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_stacks_exempt_nobody_from_the_rate_limit(stack: str) -> None:
+    settings = load_settings(stack, stack_config(stack).get, stack_config(stack).keys())
+
+    assert settings.edge.load_test_cidrs == ()
 
 
 def test_a_long_bad_value_is_not_echoed_whole() -> None:

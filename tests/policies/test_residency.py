@@ -27,6 +27,13 @@ def _topic(region: str | None = None, via: ResourceRecord = DEFAULT_PROVIDER) ->
         pytest.param(_topic("eu-west-1"), LONDON, id="own-region-wins"),
         pytest.param(_topic("us-east-1"), DEFAULT_PROVIDER, id="cloudfront-alarm-topic"),
         pytest.param(
+            resource(
+                "aws:wafv2/ipSet:IpSet", "load", {"scope": "CLOUDFRONT", "region": "us-east-1"}
+            ),
+            DEFAULT_PROVIDER,
+            id="cloudfront-ip-set",
+        ),
+        pytest.param(
             resource("aws:iam/role:Role", "r", {}, via=UNPINNED), UNPINNED, id="global-iam"
         ),
         pytest.param(
