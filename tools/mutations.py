@@ -781,6 +781,48 @@ def _waf_no_rate(records: Records) -> Records:
     )
 
 
+_PARTNERS = {
+    "ipSetReferenceStatement": {
+        "arn": "arn:aws:wafv2:us-east-1:222222222222:global/ipset/partners/1"
+    }
+}
+
+
+@edit("waf-allow-rule", "an IP set allowed first: its requests skip every protection")
+def _waf_allow(records: Records) -> Records:
+    allow: dict[str, Any] = {
+        "name": "Partners",
+        "priority": 0,
+        "action": {"allow": {}},
+        "statement": _PARTNERS,
+    }
+    return _rules(records, lambda rules: [allow, *rules])
+
+
+@edit("waf-managed-group-scoped-down", "the common rule set inspects only requests from one set")
+def _waf_scoped_group(records: Records) -> Records:
+    def change(rules: list[Any]) -> list[Any]:
+        common = "AWSManagedRulesCommonRuleSet"
+        for rule in rules:
+            if rule["name"] == common:
+                rule["statement"]["managedRuleGroupStatement"]["scopeDownStatement"] = _PARTNERS
+        return rules
+
+    return _rules(records, change)
+
+
+@edit("waf-rate-limit-exemption", "prod exempts an address range from the rate limit")
+def _waf_rate_exempt(records: Records) -> Records:
+    def change(rules: list[Any]) -> list[Any]:
+        for rule in rules:
+            if "rateBasedStatement" in rule["statement"]:
+                exempt = {"notStatement": {"statement": _PARTNERS}}
+                rule["statement"]["rateBasedStatement"]["scopeDownStatement"] = exempt
+        return rules
+
+    return _rules(records, change)
+
+
 @edit("multitenant-distribution-unlogged", "a multitenant twin of the edge that logs nothing")
 def _multitenant_unlogged(records: Records) -> Records:
     distribution = find(records, DIST)
@@ -817,6 +859,9 @@ EDGE_LOGS = [
     _waf_count,
     _waf_no_sqli,
     _waf_no_rate,
+    _waf_allow,
+    _waf_scoped_group,
+    _waf_rate_exempt,
 ]
 
 

@@ -25,12 +25,14 @@ from matching_policy import (
     residency,
     scaling,
     volumes,
+    waf,
     workloads,
 )
 
 ALL_POLICIES: list[Policy] = [
     *edge.POLICIES,
     *edge_logging.POLICIES,
+    *waf.POLICIES,
     *front_doors.POLICIES,
     *network.POLICIES,
     *cluster.POLICIES,

@@ -115,6 +115,23 @@ def test_bad_settings_exit_two_before_any_resource(
     assert captured.out == "", "nothing may be planned when the settings are bad"
 
 
+def test_staging_with_load_generators_plans_with_an_advisory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _copy_of_this_project(tmp_path)
+    stack_file = project / "Pulumi.staging.yaml"
+    listed = 'loadTestCidrs: [52.28.10.7/32, "2a05:d014:1:2::/64"]'
+    stack_file.write_text(stack_file.read_text().replace("loadTestCidrs: []", listed))
+
+    code = main(["--stack", "staging", "--cwd", str(project)])
+
+    printed = capsys.readouterr().out
+    assert code == EXIT_OK, printed
+    assert "matching-load-generators-ipv4" in printed
+    assert "matching-load-generators-ipv6" in printed
+    assert "advisory waf-rate-limit-no-exemptions" in printed
+
+
 def test_unknown_stack_exits_two_and_lists_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--stack", "qa"])
 
