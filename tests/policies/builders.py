@@ -34,6 +34,16 @@ STATEFUL = frozenset(
         "aws:secretsmanager/secret:Secret",
     }
 )
+# The AWS managed rule groups every web ACL must enforce (waf-managed-rules' default).
+MANAGED_GROUPS = [
+    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesLinuxRuleSet",
+    "AWSManagedRulesUnixRuleSet",
+]
 EU_27 = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 
 __all__ = ["UNKNOWN"]

@@ -8,6 +8,7 @@ import pytest
 
 from tests.policies.builders import (
     DEFAULT_PROVIDER,
+    MANAGED_GROUPS,
     UNKNOWN,
     changed,
     distribution,
@@ -26,15 +27,6 @@ WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ACL_ARN = "arn:aws:wafv2:us-east-1:111122223333:global/webacl/api/1"
-GROUPS = [
-    "AWSManagedRulesAmazonIpReputationList",
-    "AWSManagedRulesAnonymousIpList",
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesSQLiRuleSet",
-    "AWSManagedRulesLinuxRuleSet",
-    "AWSManagedRulesUnixRuleSet",
-]
 RATE_RULE: dict[str, Any] = {
     "name": "rate",
     "action": {"block": {}},
@@ -50,7 +42,7 @@ def _managed(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def _acl(rules: list[dict[str, Any]] | None = None) -> ResourceRecord:
-    rules = [*(_managed(g) for g in GROUPS), RATE_RULE] if rules is None else rules
+    rules = [*(_managed(g) for g in MANAGED_GROUPS), RATE_RULE] if rules is None else rules
     props = {"scope": "CLOUDFRONT", "region": "us-east-1", "rules": rules}
     return resource(WEB_ACL, "waf", props, computed={"arn": ACL_ARN})
 
@@ -240,23 +232,26 @@ def test_unknown_destination_and_name_at_preview_is_advisory(preview_pack: Polic
 @pytest.mark.parametrize(
     "rules",
     [
-        pytest.param([*(_managed(g) for g in GROUPS[1:]), RATE_RULE], id="group-missing"),
+        pytest.param([*(_managed(g) for g in MANAGED_GROUPS[1:]), RATE_RULE], id="group-missing"),
         pytest.param(
-            [*(_managed(g, overrideAction={"count": {}}) for g in GROUPS), RATE_RULE],
+            [*(_managed(g, overrideAction={"count": {}}) for g in MANAGED_GROUPS), RATE_RULE],
             id="groups-count-only",
         ),
-        pytest.param([_managed(g) for g in GROUPS], id="no-rate-rule"),
+        pytest.param([_managed(g) for g in MANAGED_GROUPS], id="no-rate-rule"),
         pytest.param(
-            [*(_managed(g) for g in GROUPS), COUNTING_RATE_RULE],
+            [*(_managed(g) for g in MANAGED_GROUPS), COUNTING_RATE_RULE],
             id="rate-rule-counts",
         ),
         pytest.param(
             [
-                *(_managed(g) for g in GROUPS[:-1]),
+                *(_managed(g) for g in MANAGED_GROUPS[:-1]),
                 {
-                    **_managed(GROUPS[-1]),
+                    **_managed(MANAGED_GROUPS[-1]),
                     "statement": {
-                        "managedRuleGroupStatement": {"vendorName": "Fortinet", "name": GROUPS[-1]}
+                        "managedRuleGroupStatement": {
+                            "vendorName": "Fortinet",
+                            "name": MANAGED_GROUPS[-1],
+                        }
                     },
                 },
                 RATE_RULE,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.policies.builders import resource
+from tests.policies.builders import MANAGED_GROUPS, resource
 from tests.policies.conftest import POLICY_DIR
 from tests.policies.expect import explain, policies
 from tools.analyzer import PolicyPack, load_policy_config
@@ -14,15 +14,6 @@ from tools.records import ResourceRecord
 
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 IP_SET = {"ipSetReferenceStatement": {"arn": "arn:aws:wafv2:us-east-1:1:global/ipset/load/1"}}
-GROUPS = [
-    "AWSManagedRulesAmazonIpReputationList",
-    "AWSManagedRulesAnonymousIpList",
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesSQLiRuleSet",
-    "AWSManagedRulesLinuxRuleSet",
-    "AWSManagedRulesUnixRuleSet",
-]
 
 
 def _group(name: str, **statement: Any) -> dict[str, Any]:
@@ -44,7 +35,7 @@ def _rate(**statement: Any) -> dict[str, Any]:
 
 
 def _acl(*rules: dict[str, Any]) -> ResourceRecord:
-    every = list(rules) or [*(_group(g) for g in GROUPS), _rate()]
+    every = list(rules) or [*(_group(g) for g in MANAGED_GROUPS), _rate()]
     props: dict[str, Any] = {
         "scope": "CLOUDFRONT",
         "region": "us-east-1",
@@ -80,7 +71,7 @@ def test_web_acl_without_bypass_passes(pack: PolicyPack) -> None:
 def test_rule_letting_requests_around_the_acl_is_blocked(
     pack: PolicyPack, rule: dict[str, Any], said: str
 ) -> None:
-    rules = [rule, *(_group(g) for g in GROUPS if g not in rule["name"]), _rate()]
+    rules = [rule, *(_group(g) for g in MANAGED_GROUPS if g not in rule["name"]), _rate()]
     acl = _acl(*rules)
 
     found = pack.analyze(acl)
@@ -99,7 +90,7 @@ def test_rate_limit_exemption_is_blocked_in_prod_only(
     pack: PolicyPack, stack_name: str, enforcement: str
 ) -> None:
     pack.configure(load_policy_config(POLICY_DIR / "config" / f"{stack_name}.json"))
-    acl = _acl(*(_group(g) for g in GROUPS), _rate(**EXEMPT))
+    acl = _acl(*(_group(g) for g in MANAGED_GROUPS), _rate(**EXEMPT))
 
     found = pack.analyze(acl)
 
