@@ -23,7 +23,11 @@ from pulumi_policy import (
 )
 
 from matching_policy._props import get, texts
-from matching_policy.kubernetes import RELEASES
+
+# The kinds whose objects the Kubernetes provider renders out of the pack's sight. A v3 Chart
+# renders in the program instead and registers each object as its own resource, which the
+# object policies judge; the component itself carries no chart, version or values.
+PROVIDER_RENDERED = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
 
 CHART_EXAMPLE = """\
 k8s.helm.v3.Release("tools", chart="ingress-nginx", repository_opts={"repo": "https://..."})
@@ -71,7 +75,7 @@ def _source_problems(props: object, reviewed: dict[str, list[str]]) -> list[str]
 
 
 def _check_chart(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in RELEASES:
+    if args.resource_type not in PROVIDER_RENDERED:
         return
 
     problems = _source_problems(args.props, _reviewed(args.get_config()))

@@ -100,3 +100,12 @@ def test_review_list_must_name_sources_and_versions(
 ) -> None:
     with pytest.raises(PolicyPackError, match=POLICY):
         pack.configure({POLICY: {"reviewedCharts": reviewed}})
+
+
+def test_v3_chart_component_is_left_to_the_object_policies(pack: PolicyPack) -> None:
+    # Rendered in the program: each object is registered, and judged, as a resource of its own.
+    record = resource("kubernetes:helm.sh/v3:Chart", "legacy", {}, custom=False)
+
+    found = pack.analyze(record)
+
+    assert found == [], explain(record.urn, found)
