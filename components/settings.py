@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Literal, Self, cast
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 PROJECT = "matching-platform"
 
@@ -59,6 +60,12 @@ _MEMORY = re.compile(r"^[1-9]\d{0,6}(Mi|Gi)$")
 _PROVIDER = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 # Printable ASCII without spaces: what a URL may hold once anything else is percent-encoded.
 _URL_TEXT = re.compile(r"^[!-~]+$")
+# What a URL's path may hold by RFC 3986: unreserved characters, sub-delimiters, `:`, `@`, `/`
+# and %XX escapes. The rest of printable ASCII stays out: `{{` opens a Go template in a
+# Prometheus annotation, and `"`, `<`, `>`, `\`, `|`, `^` and the backtick end the quoted
+# attribute, Markdown link or YAML scalar a link is written into.
+_URL_PATH_PUNCTUATION = "-._~!$&'()*+,;=:@/"
+_URL_PATH_PART = re.compile(rf"[A-Za-z0-9{re.escape(_URL_PATH_PUNCTUATION)}]|%[0-9A-Fa-f]{{2}}")
 
 
 def _millicores(quantity: str) -> int:
@@ -247,8 +254,39 @@ LOAD_TEST_PREFIXES: Mapping[int, int] = {4: 24, 6: 56}
 LOAD_TEST_CIDRS_MAX = 10
 
 
+# NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address translated to.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, each with the mechanism that carries it.
+
+    An entry of such a prefix is no more public than the addresses inside it, whatever
+    `ipaddress` says of the prefix itself (6to4's 2002::/16 counts as global).
+    """
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if address.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", address.ipv4_mapped))
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo (server)", server), ("Teredo (client)", client)]
+    if address in _NAT64:
+        found.append(("NAT64", ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)))
+    return found
+
+
 def _not_public(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
     """What makes `network` no public address of a load generator, or None if nothing does."""
+    if isinstance(network, ipaddress.IPv6Network):
+        # The network address speaks for the entry: at /56 or narrower, a 6to4 entry embeds
+        # one IPv4 address, a NAT64 entry the network its last bits span, and a NAT64 or Teredo
+        # entry wider than that starts at 0.0.0.0 or, obfuscated, 255.255.255.255.
+        for mechanism, embedded in _embedded_ipv4(network.network_address):
+            kind = _not_public(ipaddress.IPv4Network(embedded))
+            if kind is not None:
+                return f"{mechanism}, embedding {embedded}, which is {kind}"
     site_local = isinstance(network, ipaddress.IPv6Network) and network.is_site_local
     kinds = (
         ("unspecified", network.is_unspecified),
@@ -334,6 +372,19 @@ class EdgeSettings(_Model):
                 f"{' '.join(str(days) for days in sorted(LOG_RETENTION_DAYS))}"
             )
         return value
+
+    @field_validator("load_test_cidrs", mode="before")
+    @classmethod
+    def _a_list(cls, value: object) -> object:
+        # Pydantic's own "valid array" would not say what the list holds. An error type of its
+        # own, not `value_error`, keeps the offending value in the message (see `_explain`).
+        if not isinstance(value, list | tuple):
+            raise PydanticCustomError(
+                "network_list",
+                "must be a list of networks in CIDR form, such as [52.28.10.7/32], or [] for none",
+            )
+        # Strict validation takes a tuple, not a list, once the value is out of the JSON.
+        return tuple(cast(Sequence[Any], value))
 
     @field_validator("load_test_cidrs")
     @classmethod
@@ -548,7 +599,27 @@ class ObservabilitySettings(_Model):
             raise ValueError("must name its host as a lower-case DNS name, without user or port")
         if parts.path.strip("/") == "":
             raise ValueError("must name the runbook document itself, not only its host")
+        problem = _url_path_problem(parts.path)
+        if problem is not None:
+            raise ValueError(problem)
         return value
+
+
+def _url_path_problem(path: str) -> str | None:
+    """Why `path` is no plain RFC 3986 path of a document, or None when it is one."""
+    stray = sorted(set(_URL_PATH_PART.sub("", path)))
+    if stray:
+        return (
+            f"must not hold {' '.join(stray)} in its path: only letters, digits, "
+            f"`{_URL_PATH_PUNCTUATION}` and %XX escapes (percent-encode anything else)"
+        )
+    segments = [unquote(segment) for segment in path.split("/")]
+    if any(segment in {".", ".."} for segment in segments):
+        return "must have no . or .. path segments: give the document's own path"
+    if any("{" in segment or "}" in segment for segment in segments):
+        # Encoded braces are harmless to Prometheus, but no runbook path needs them.
+        return "must have no { or }, not even percent-encoded (%7B, %7D)"
+    return None
 
 
 _ACCOUNT = re.compile(r"\d{12}")
@@ -734,7 +805,7 @@ def _explain(problem: Mapping[str, Any]) -> str:
     found = problem.get("input")
     if kind in {"model_type", "dict_type", "model_attributes_type"} and found is None:
         return "is required but missing from the stack file"
-    if isinstance(found, dict):
+    if isinstance(found, dict) and kind == "value_error":
         # A whole section failed a cross-field rule; the message names the fields.
         return message
     shown = json.dumps(found, default=str)

@@ -11,8 +11,10 @@ the values the program gives a release (computed ones are the mocks' placeholder
 change what a chart renders, only the strings in it). `check` declares every object of a render
 as one yaml ConfigGroup, as a program could, and sends it through the real pack with the stack's
 policy config: LoadBalancer Services, Ingresses, Gateways, unlabelled or lenient namespaces and
-unencrypted EBS storage classes are reported as they would be in a plan. Exits 0 when nothing
-mandatory fires, 1 when something does, 2 on bad input.
+unencrypted EBS storage classes are reported as they would be in a plan, after the number of
+objects judged. Exits 0 when nothing mandatory fires, 1 when something does, 2 on bad input:
+a render that is not YAML, holds no Kubernetes object, or holds a document that is none (the
+values file given in place of the render, say).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from tools.analyzer import PolicyPack, PolicyPackError, load_policy_config
 from tools.offline import ROOT, load_stack_config, run_program
@@ -40,7 +44,7 @@ EXIT_ERROR = 2
 
 
 class ReviewError(Exception):
-    """Input the review cannot use: no such release, several, or a render that is not YAML."""
+    """Input the review cannot use: no such release, several, or a render of no objects."""
 
 
 def release_values(stack: str, part: str, root: Path = ROOT) -> tuple[ResourceRecord, str]:
@@ -58,15 +62,50 @@ def release_values(stack: str, part: str, root: Path = ROOT) -> tuple[ResourceRe
     return release, yaml.safe_dump(values, sort_keys=True)
 
 
-def render_record(stack: str, project: str, text: str) -> ResourceRecord:
-    """The render as one yaml ConfigGroup of the stack's project."""
+def render_objects(text: str) -> int:
+    """How many Kubernetes objects the render holds; anything else in it is an error.
+
+    An object is a mapping with a string `apiVersion` and `kind` (a `List` counts once). A
+    document without them is most likely the values file given in place of the render, and
+    a render of no object at all would pass the pack without anything having been judged.
+    """
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as error:
         raise ReviewError(f"the render is not YAML: {error}") from error
-    if not documents:
-        raise ReviewError("the render holds no object")
 
+    present = [(number, d) for number, d in enumerate(documents, start=1) if d is not None]
+    strays = [f"document {number} ({_shape(d)})" for number, d in present if not _is_object(d)]
+    if strays:
+        raise ReviewError(
+            "the render holds documents that are not Kubernetes objects (mappings with "
+            f"apiVersion and kind): {', '.join(strays[:3])}{', …' if len(strays) > 3 else ''}; "
+            "give `check` the output of `helm template`, not the values file"
+        )
+    if not present:
+        raise ReviewError(
+            "the render holds no Kubernetes object: give `check` the output of `helm template`"
+        )
+    return len(present)
+
+
+def _is_object(document: object) -> bool:
+    if not isinstance(document, dict):
+        return False
+    mapping = cast(dict[Any, Any], document)
+    return all(isinstance(mapping.get(key), str) and mapping[key] for key in ("apiVersion", "kind"))
+
+
+def _shape(document: object) -> str:
+    """A document's outline for an error message: its top keys, or its type."""
+    if isinstance(document, dict):
+        keys = [str(key) for key in cast(dict[Any, Any], document)][:4]
+        return f"keys {', '.join(keys)}" if keys else "an empty mapping"
+    return f"a {type(document).__name__}"
+
+
+def render_record(stack: str, project: str, text: str) -> ResourceRecord:
+    """The render as one yaml ConfigGroup of the stack's project, as a program could declare it."""
     urn = f"urn:pulumi:{stack}::{project}::{CONFIG_GROUP}::chart-render"
     return ResourceRecord(
         urn=urn, type=CONFIG_GROUP, name="chart-render", custom=True, inputs={"yaml": [text]}
@@ -96,21 +135,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(values)
             return EXIT_OK
         text = sys.stdin.read() if args.render == "-" else Path(args.render).read_text()
+        objects = render_objects(text)
         violations = check_render(args.stack, text)
     except (ReviewError, PolicyPackError, OSError) as error:
-        errors.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+        # The message quotes the render: escaped, a `[...]` in it is shown, not read as a style.
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, markup=True)
         return EXIT_ERROR
 
-    return _report(Console(highlight=False, soft_wrap=True), violations)
+    return _report(Console(highlight=False, soft_wrap=True), objects, violations)
 
 
-def _report(console: Console, violations: list[Violation]) -> int:
+def _report(console: Console, objects: int, violations: list[Violation]) -> int:
     for violation in violations:
         console.print(
             f"{violation.enforcement} {violation.policy}: {violation.message}", markup=False
         )
     blocking = [v for v in violations if v.blocks]
-    console.print(f"{len(blocking)} mandatory, {len(violations) - len(blocking)} other finding(s)")
+    console.print(
+        f"{objects} Kubernetes object(s) judged: {len(blocking)} mandatory, "
+        f"{len(violations) - len(blocking)} other finding(s)",
+        markup=False,
+    )
     return EXIT_VIOLATIONS if blocking else EXIT_OK
 
 

@@ -1,13 +1,16 @@
 """Proves the policy pack by mutation: each insecure change to the plan must be blocked.
 
-    python -m tools.mutate [--stack prod] [--only NAME ...]
+    python -m tools.mutate [--stack prod] [--only NAME ...] [--record]
+    python -m tools.mutate --list
 
 The stack's program runs once under the mocks; every mutation in `tools.mutations` is applied to
 a deep copy of what it registered, and the copy goes to one running pack (configured with the
 stack's `policies/config/<stack>.json`) exactly as the plan does. A mutation is caught when the
 pack reports a mandatory violation that the unmutated plan did not have; the unmutated plan
 itself must have none, or nothing could be told apart. Exits 0 only when every mutation is
-caught, 1 when one is not, 2 when the baseline blocks or the program fails.
+caught, 1 when one is not, 2 when the baseline blocks, the program fails or `--only` names a
+mutation the catalogue does not hold. `--record` writes what each mutation set off to the
+expectations file; with `--only`, it updates only those mutations' entries.
 """
 
 from __future__ import annotations
@@ -187,17 +190,30 @@ def score_stack(
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
+    if args.list:
+        for mutation in CATALOGUE:
+            console.print(f"{mutation.name:<36} {mutation.fault}", markup=False)
+        return EXIT_OK
+
+    unknown = sorted(set(args.only or ()) - {m.name for m in CATALOGUE})
+    if unknown:
+        console.print(
+            f"error: no mutation named {', '.join(unknown)}; "
+            "`python -m tools.mutate --list` prints the catalogue",
+            markup=False,
+        )
+        return EXIT_ERROR
     catalogue = [m for m in CATALOGUE if not args.only or m.name in args.only]
 
     try:
-        expectations = None if args.record else load_expectations()
+        expectations = None if args.record else load_expectations(EXPECTATIONS_FILE)
         score = score_stack(args.stack, catalogue, expectations=expectations)
     except Exception as error:  # the program, the pack or the baseline: reported, exit 2
         console.print(f"error: {error}", markup=False)
         return EXIT_ERROR
 
     if args.record:
-        _record(score)
+        _record(score, merge=bool(args.only))
 
     for outcome in score.outcomes:
         _print_outcome(console, outcome)
@@ -208,9 +224,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _record(score: Score) -> None:
-    caught = {o.mutation.name: sorted(o.policies) for o in score.outcomes if o.new}
-    EXPECTATIONS_FILE.write_text(json.dumps(caught, indent=2, sort_keys=True) + "\n")
+def _record(score: Score, *, merge: bool) -> None:
+    """Write what each judged mutation set off; one that set off nothing gets no entry.
+
+    With `merge` (a run of some mutations only), the entries of the others are kept as they
+    are, so that recording one mutation never drops the reviewed expectations of the rest.
+    """
+    recorded: dict[str, list[str]] = {}
+    if merge and EXPECTATIONS_FILE.exists():
+        recorded = {name: sorted(p) for name, p in load_expectations(EXPECTATIONS_FILE).items()}
+    for outcome in score.outcomes:
+        recorded.pop(outcome.mutation.name, None)
+        if outcome.new:
+            recorded[outcome.mutation.name] = sorted(outcome.policies)
+    EXPECTATIONS_FILE.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
 
 
 def _print_outcome(console: Console, outcome: Outcome) -> None:
@@ -236,12 +263,18 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_STACK,
         help=f"the stack whose plan is mutated (default: {DEFAULT_STACK})",
     )
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutations")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="run only these mutations (see --list)"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="print every mutation's name and what it breaks"
+    )
     parser.add_argument(
         "--record",
         action="store_true",
-        help="write the policies each mutation set off to mutation_expectations.json (review "
-        "the table first: this makes the current behaviour the expectation)",
+        help="write the policies each mutation set off to mutation_expectations.json, only the "
+        "--only mutations' entries when given (review the table first: this makes the current "
+        "behaviour the expectation)",
     )
     return parser
 

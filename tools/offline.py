@@ -95,15 +95,43 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
             f"{stack_path.name} not found: the stacks here are {', '.join(known) or 'none'}"
         )
     stack_file = _read_yaml(stack_path)
+    _refuse_unreadable_keys(stack_file, stack_path.name)
 
     values: dict[str, Any] = {}
-    for key, spec in _section(project_file, "config", "Pulumi.yaml").items():
+    project_config = _section(project_file, "config", "Pulumi.yaml")
+    for key, spec in _qualified(project, project_config, "Pulumi.yaml").items():
         if isinstance(spec, dict) and "default" in spec:
-            values[_qualify(project, key)] = cast(dict[str, Any], spec)["default"]
-    for key, value in _section(stack_file, "config", stack_path.name).items():
+            values[key] = cast(dict[str, Any], spec)["default"]
+    stack_config = _section(stack_file, "config", stack_path.name)
+    for key, value in _qualified(project, stack_config, stack_path.name).items():
         _refuse_secrets(stack_path.name, key, value)
-        values[_qualify(project, key)] = value
+        values[key] = value
     return StackConfig(project=project, stack=stack, values=values)
+
+
+# The top-level keys the CLI reads from a stack file, besides `environment` (below).
+STACK_FILE_KEYS = ("config", "secretsprovider", "encryptionsalt", "encryptedkey")
+
+
+def _refuse_unreadable_keys(document: dict[str, Any], file_name: str) -> None:
+    """Top-level keys that would make the offline plan judge other config than `pulumi up`.
+
+    `environment` imports Pulumi ESC environments, whose values the CLI merges into the config;
+    they live in Pulumi Cloud, out of an offline plan's reach. Any other key is one the CLI
+    does not know, most likely a misplaced or misspelt `config`.
+    """
+    if "environment" in document:
+        raise StackFileError(
+            f"{file_name}: `environment` imports Pulumi ESC environments, whose values `pulumi up` "
+            "would merge into the config; the offline plan cannot read ESC environments, so it "
+            "would judge other settings: write the values under `config` instead"
+        )
+    unknown = sorted(str(key) for key in document if key not in STACK_FILE_KEYS)
+    if unknown:
+        raise StackFileError(
+            f"{file_name}: unknown top-level key {', '.join(unknown)}: a stack file holds only "
+            f"{', '.join(STACK_FILE_KEYS)}; settings go under `config`"
+        )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -155,8 +183,46 @@ def _one_line(error: YAMLError) -> str:
     return " ".join(str(error).split())
 
 
-def _qualify(project: str, key: str) -> str:
-    return key if ":" in key else f"{project}:{key}"
+def _qualified(project: str, section: dict[str, Any], file_name: str) -> dict[str, Any]:
+    """A file's config under the keys the CLI parses them to, each key spelt once.
+
+    `edge`, `matching-platform:edge` and `matching-platform:config:edge` are one key to the CLI.
+    YAML sees three, so a file holding two of them would have the offline plan keep one and
+    the CLI perhaps the other: that is an error, as a duplicate key is.
+    """
+    values: dict[str, Any] = {}
+    spelt: dict[str, str] = {}
+    for written, value in section.items():
+        key = _qualify(project, written, file_name)
+        if key in spelt:
+            raise StackFileError(
+                f"{file_name}: config keys `{spelt[key]}` and `{written}` are the same key {key} "
+                f"(an unqualified key is in the project's namespace, {project}): keep one"
+            )
+        spelt[key] = written
+        values[key] = value
+    return values
+
+
+def _qualify(project: str, key: object, file_name: str) -> str:
+    """A config key as the CLI parses it.
+
+    `<namespace>:<name>` stays as written, the old form `<namespace>:config:<name>` loses its
+    `config`, and a bare `<name>` is in the project's namespace.
+    """
+    if not isinstance(key, str):
+        raise StackFileError(f"{file_name}: config key {key!r} is not a string")
+    parts = key.split(":")
+    if len(parts) == 1:
+        return f"{project}:{key}"
+    if len(parts) == 2:
+        return key
+    if len(parts) == 3 and parts[1] == "config":
+        return f"{parts[0]}:{parts[2]}"
+    raise StackFileError(
+        f"{file_name}: config key {key} is not one the CLI can parse: "
+        "`<namespace>:<name>` or `<name>`"
+    )
 
 
 class RecordingMonitor(MockMonitor):

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from components.observability import plan_artifacts
 from components.settings import SettingsError
@@ -97,10 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.stack, args.policy_pack_config, args.cwd.resolve(), preview=args.preview
         )
     except (SettingsError, StackFileError, PolicyPackError) as error:
-        errors.print(f"[bold red]error:[/] {error}", markup=True, soft_wrap=True)
+        # The message quotes stack values: escaped, a `[...]` in one is shown, not read as a style.
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, soft_wrap=True)
         return EXIT_ERROR
     except ProgramError as error:
-        errors.print(f"[bold red]program error:[/] {error}", markup=True, soft_wrap=True)
+        errors.print(
+            f"[bold red]program error:[/] {escape(str(error))}", markup=True, soft_wrap=True
+        )
         return EXIT_ERROR
     except Exception:  # any other failure of the program is reported as exit 2, not raised
         errors.print(traceback.format_exc(), markup=False, soft_wrap=True)

@@ -17,10 +17,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 
 from components.settings import SettingsError, StackSettings, load_settings
+from tools.offline import StackFileError, load_stack_config
 from tools.sim_engine import (
     NODE_PROVISION_SECONDS,
     POD_START_SECONDS,
@@ -43,8 +43,9 @@ EXIT_ERROR = 2
 
 
 def stack_settings(stack: str) -> StackSettings:
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return load_settings(stack, config.get)
+    """The stack's settings, read as the plan reads them (YAML 1.2, keys as the CLI parses them)."""
+    config = load_stack_config(stack, ROOT).values
+    return load_settings(stack, config.get, config.keys())
 
 
 def compare(config: SimConfig, spec: WorkloadSpec, seed: int) -> dict[str, Result]:
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = stack_settings(args.stack)
-    except (SettingsError, FileNotFoundError) as error:
+    except (SettingsError, StackFileError) as error:
         print(error, file=sys.stderr)
         return EXIT_ERROR
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from components import alerts
 from components.alerts import ALERTS, PROMETHEUS_ALERTS, github_anchor
-from components.settings import RUNBOOK_URL_MAX_LENGTH
+from components.settings import RUNBOOK_URL_MAX_LENGTH, ObservabilitySettings
 from tests.components.exported_metrics import PROMETHEUS_METRICS, metric_names
 from tools.offline import ROOT
 
@@ -22,6 +24,13 @@ RUNBOOK = ROOT / "docs" / "runbook.md"
 RUNBOOK_URL = "https://runbooks.example.eu/matching-platform/runbook.md"
 # The longest runbookUrl the settings accept.
 LONGEST_RUNBOOK_URL = "https://runbooks.example.eu/" + "r" * (RUNBOOK_URL_MAX_LENGTH - 28)
+# The oddest one, as long: every character the settings allow in a path, escapes among them.
+_ODD_PATH = "/-._~!$&'()*+,;=:@/%41%7e%25/runbook.md"
+ODDEST_RUNBOOK_URL = (
+    "https://runbooks.example.eu/"
+    + "r" * (RUNBOOK_URL_MAX_LENGTH - 28 - len(_ODD_PATH))
+    + _ODD_PATH
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,42 @@ def test_each_prometheus_alert_fires_past_its_boundary_only(promtool: str, rule_
     result = run(promtool, "test", "rules", PROMTOOL_TESTS.name, cwd=rule_dir)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def odd_rule_dir(tmp_path: Path) -> Path:
+    """The rule file and its unit tests, both with the oddest runbookUrl the settings accept."""
+    (tmp_path / "rules.yaml").write_text(alerts.rule_file(alerts.rule_groups(ODDEST_RUNBOOK_URL)))
+    unit_tests = _replace_text(yaml.safe_load(PROMTOOL_TESTS.read_text()))
+    (tmp_path / PROMTOOL_TESTS.name).write_text(yaml.safe_dump(unit_tests, sort_keys=False))
+    return tmp_path
+
+
+def _replace_text(value: Any) -> Any:
+    """`value` with RUNBOOK_URL replaced by the oddest URL in every string it holds."""
+    if isinstance(value, dict):
+        return {key: _replace_text(item) for key, item in cast(dict[str, Any], value).items()}
+    if isinstance(value, list):
+        return [_replace_text(item) for item in cast(list[Any], value)]
+    if isinstance(value, str):
+        return value.replace(RUNBOOK_URL, ODDEST_RUNBOOK_URL)
+    return value
+
+
+def test_the_oddest_runbook_url_the_settings_accept_comes_out_of_promtool_intact(
+    promtool: str, odd_rule_dir: Path
+) -> None:
+    settings = {"alertEmail": "a@b.eu", "runbookUrl": ODDEST_RUNBOOK_URL, "monthlyBudgetUsd": 1}
+    ObservabilitySettings.model_validate_json(json.dumps(settings), strict=True)
+    assert len(ODDEST_RUNBOOK_URL) == RUNBOOK_URL_MAX_LENGTH
+
+    checked = run(promtool, "check", "rules", "rules.yaml", cwd=odd_rule_dir)
+    tested = run(promtool, "test", "rules", PROMTOOL_TESTS.name, cwd=odd_rule_dir)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(PROMETHEUS_ALERTS)} rules found" in checked.stdout
+    # The unit tests compare the expanded runbook_url: a character read as a template fails them.
+    assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 def test_every_prometheus_alert_has_a_promtool_test() -> None:

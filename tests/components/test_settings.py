@@ -111,6 +111,9 @@ def _top(key: str, value: Any) -> Callable[[Config], None]:
 
 RUNBOOK_PATH = "github.com/matching-eu/matching-platform/blob/main/docs/runbook.md"
 LOAD_V4, LOAD_V6 = "52.28.10.7/32", "2a05:d014:1:2::/64"
+LIST_OF_NETWORKS = (
+    "must be a list of networks in CIDR form, such as [52.28.10.7/32], or [] for none"
+)
 
 
 def _runbook(url: str) -> Callable[[Config], None]:
@@ -309,6 +312,49 @@ BAD_VALUES = [
         "at most 512 characters",
     ),
     (
+        "runbook-go-template",
+        _runbook(f"https://{RUNBOOK_PATH}".replace("/runbook.md", "/{{runbook.md")),
+        "observability.runbookUrl",
+        "must not hold { in its path: only letters, digits, `-._~!$&'()*+,;=:@/` and %XX escapes",
+    ),
+    (
+        "runbook-html",
+        _runbook('https://github.com/x/"><img/src=x/onerror=alert(1)>'),
+        "observability.runbookUrl",
+        'must not hold " < > in its path',
+    ),
+    (
+        "runbook-bad-escape",
+        _runbook(f"https://{RUNBOOK_PATH}%2"),
+        "observability.runbookUrl",
+        "must not hold % in its path",
+    ),
+    (
+        "runbook-encoded-braces",
+        _runbook(f"https://{RUNBOOK_PATH}".replace("/runbook.md", "/%7B%7brunbook.md")),
+        "observability.runbookUrl",
+        "no { or }, not even percent-encoded",
+    ),
+    ("runbook-dot-dot", _runbook("https://github.com/.."), "runbookUrl", ". or .. path segments"),
+    (
+        "runbook-dot-dot-inside",
+        _runbook("https://github.com/matching-eu/../docs/runbook.md"),
+        "observability.runbookUrl",
+        ". or .. path segments",
+    ),
+    (
+        "runbook-dot",
+        _runbook("https://github.com/matching-eu/./runbook.md"),
+        "observability.runbookUrl",
+        ". or .. path segments",
+    ),
+    (
+        "runbook-encoded-dot-dot",
+        _runbook("https://github.com/matching-eu/%2E%2e/runbook.md"),
+        "observability.runbookUrl",
+        ". or .. path segments",
+    ),
+    (
         "load-test-private",
         _load_test(["10.20.0.0/24"]),
         "edge.loadTestCidrs[0]",
@@ -372,7 +418,79 @@ BAD_VALUES = [
     ("load-test-wide-v6", _load_test(["2a05:d014::/48"]), "edge.loadTestCidrs[0]", "/56 or"),
     ("load-test-garbage", _load_test(["load-generator-1"]), "edge.loadTestCidrs[0]", "network"),
     ("load-test-number", _load_test([52]), "edge.loadTestCidrs[0]", "valid string"),
-    ("load-test-not-a-list", _set("edge.loadTestCidrs", LOAD_V4), "loadTestCidrs", "array"),
+    (
+        "load-test-not-a-list",
+        _set("edge.loadTestCidrs", LOAD_V4),
+        "edge.loadTestCidrs",
+        f'{LIST_OF_NETWORKS} (got "{LOAD_V4}")',
+    ),
+    (
+        "load-test-mapping",
+        _set("edge.loadTestCidrs", {"a": LOAD_V4}),
+        "edge.loadTestCidrs",
+        f'{LIST_OF_NETWORKS} (got {{"a": "{LOAD_V4}"}})',
+    ),
+    ("load-test-null", _set("edge.loadTestCidrs", None), "edge.loadTestCidrs", "list of networks"),
+    (
+        "list-given-a-mapping",
+        _set("edge.allowedCountries", {"a": "AT"}),
+        "edge.allowedCountries",
+        '(got {"a": "AT"})',
+    ),
+    (
+        "load-test-6to4-private",
+        _load_test(["2002:a00::/56"]),
+        "edge.loadTestCidrs[0]",
+        "this one is 6to4, embedding 10.0.0.0, which is private",
+    ),
+    (
+        "load-test-6to4-loopback",
+        _load_test(["2002:7f00::/56"]),
+        "edge.loadTestCidrs[0]",
+        "6to4, embedding 127.0.0.0, which is loopback",
+    ),
+    (
+        "load-test-6to4-shared",
+        _load_test(["2002:6440::/56"]),
+        "edge.loadTestCidrs[0]",
+        "6to4, embedding 100.64.0.0, which is not globally routable",
+    ),
+    (
+        "load-test-ipv4-mapped-private",
+        _load_test(["::ffff:a00:1/128"]),
+        "edge.loadTestCidrs[0]",
+        "IPv4-mapped, embedding 10.0.0.1, which is private",
+    ),
+    (
+        "load-test-ipv4-mapped-public",
+        _load_test(["::ffff:344:a07/128"]),
+        "edge.loadTestCidrs[0]",
+        "must be a public network",
+    ),
+    (
+        "load-test-teredo",
+        _load_test(["2001:0:4136:e378:8000:63bf:3fff:fdd2/128"]),
+        "edge.loadTestCidrs[0]",
+        "Teredo (client), embedding 192.0.2.45",
+    ),
+    (
+        "load-test-teredo-wide",
+        _load_test(["2001::/56"]),
+        "edge.loadTestCidrs[0]",
+        "Teredo (server), embedding 0.0.0.0, which is unspecified",
+    ),
+    (
+        "load-test-nat64-private",
+        _load_test(["64:ff9b::a00:0/120"]),
+        "edge.loadTestCidrs[0]",
+        "NAT64, embedding 10.0.0.0, which is private",
+    ),
+    (
+        "load-test-nat64-wide",
+        _load_test(["64:ff9b::/64"]),
+        "edge.loadTestCidrs[0]",
+        "NAT64, embedding 0.0.0.0",
+    ),
     ("load-test-twice", _load_test([LOAD_V4, LOAD_V4]), "edge.loadTestCidrs", "twice"),
     (
         "load-test-overlap",
@@ -406,6 +524,37 @@ def test_bad_value_names_file_key_and_rule(
     assert message.startswith("Pulumi.staging.yaml:"), message
     assert key in message, f"{key!r} not named in: {message}"
     assert rule in message, f"{rule!r} not explained in: {message}"
+
+
+@pytest.mark.parametrize("character", list('"<>\\{}|^`[]'))
+def test_runbook_url_holds_only_rfc_3986_path_characters(character: str) -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    _runbook(f"https://{RUNBOOK_PATH}".replace("runbook.md", f"run{character}book.md"))(config)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings("staging", config.get, config.keys())
+
+    message = str(raised.value)
+    assert f"matching-platform:observability.runbookUrl: must not hold {character} " in message
+    assert "%XX escapes (percent-encode anything else)" in message, message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(f"https://{RUNBOOK_PATH}", id="github"),
+        pytest.param("https://runbooks.example.eu/a/b...c/run%20book.md", id="escape-and-dots"),
+        pytest.param(
+            "https://runbooks.example.eu/~ops/-._~!$&'()*+,;=:@/%7e%41/runbook.md",
+            id="every-path-character",
+        ),
+    ],
+)
+def test_runbook_url_takes_any_rfc_3986_path(url: str) -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    _runbook(url)(config)
+
+    assert load_settings("staging", config.get, config.keys()).observability.runbook_url == url
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-2", "eu-central-2", "me-central-1"])
@@ -449,6 +598,8 @@ TEN_V4 = [f"52.28.10.{host}/32" for host in range(10)]
             id="both",
         ),
         pytest.param(TEN_V4, {4: tuple(TEN_V4)}, id="ten"),
+        # 6to4 of a public address: as public as the address it carries.
+        pytest.param(["2002:341c:a07::/56"], {6: ("2002:341c:a07::/56",)}, id="6to4-public"),
     ],
 )
 def test_staging_takes_public_load_generator_networks(

@@ -30,7 +30,7 @@ def test_clean_render_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
     out = capsys.readouterr().out
     assert code == EXIT_OK, out
-    assert "0 mandatory" in out
+    assert "1 Kubernetes object(s) judged: 0 mandatory, 0 other finding(s)" in out
 
 
 def test_render_making_a_load_balancer_or_plain_disk_fails(
@@ -42,7 +42,7 @@ def test_render_making_a_load_balancer_or_plain_disk_fails(
     assert code == EXIT_VIOLATIONS, out
     assert "k8s-no-loadbalancer-service" in out
     assert "ebs-encrypted" in out
-    assert "2 mandatory" in out
+    assert "3 Kubernetes object(s) judged: 2 mandatory" in out
 
 
 @pytest.mark.parametrize("render", ["", "kind: [Service\n"], ids=["empty", "not-yaml"])
@@ -53,6 +53,48 @@ def test_unusable_render_is_an_error(
 
     assert code == EXIT_ERROR
     assert "error:" in capsys.readouterr().err
+
+
+# What `values` prints, given to `check` in place of the render it is for.
+KEDA_VALUES = (
+    "# values of matching-keda (keda 2.17.2)\nprometheus:\n  operator:\n    enabled: true\n"
+    "    port: 8080\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("render", "message"),
+    [
+        pytest.param(KEDA_VALUES, "document 1 (keys prometheus)", id="values-file"),
+        pytest.param(
+            CONFIG_MAP + "---\nreplicas: 2\n", "document 2 (keys replicas)", id="one-stray"
+        ),
+        pytest.param(
+            "just text\n---\n- a\n", "document 1 (a str), document 2 (a list)", id="scalars"
+        ),
+        pytest.param(
+            "kind: Service\nmetadata: {name: a}\n",
+            "document 1 (keys kind, metadata)",
+            id="no-api-version",
+        ),
+        pytest.param(
+            "apiVersion: v1\nkind: ''\n", "document 1 (keys apiVersion, kind)", id="empty-kind"
+        ),
+        pytest.param(
+            "---\n# nothing rendered\n---\n", "holds no Kubernetes object", id="comments-only"
+        ),
+    ],
+)
+def test_render_of_anything_but_kubernetes_objects_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], render: str, message: str
+) -> None:
+    code = _review(tmp_path, render)
+
+    captured = capsys.readouterr()
+    assert code == EXIT_ERROR, captured.out
+    assert message in captured.err
+    assert "`helm template`" in captured.err
+    assert captured.out == "", "nothing may be judged from such an input"
 
 
 def test_values_are_the_programs(capsys: pytest.CaptureFixture[str]) -> None:

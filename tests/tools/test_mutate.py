@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from tools import mutate
 from tools.analyzer import load_policy_config
-from tools.mutate import RememberingPack, Score, judge, load_expectations, mutated
+from tools.mutate import (
+    Expectations,
+    Outcome,
+    RememberingPack,
+    Score,
+    judge,
+    load_expectations,
+    mutated,
+)
 from tools.mutations import CATALOGUE, Mutation, Records
 from tools.offline import ROOT, ProgramRun
+from tools.records import Violation
 
 NO_OP = Mutation("no-op", "changes nothing", lambda records: records)
 
@@ -108,3 +118,93 @@ def test_runner_exits_one_when_a_mutation_is_missed(
 
 def test_empty_score_line() -> None:
     assert Score([]).line() == "0/0 mutations caught (0.0 %)"
+
+
+def _forbid_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> Score:
+        raise AssertionError("the stack was planned although the arguments were bad")
+
+    monkeypatch.setattr(mutate, "score_stack", refuse)
+
+
+def test_only_an_unknown_mutation_exits_two_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _forbid_runs(monkeypatch)
+
+    code = mutate.main(["--only", "no-such-mutation", CATALOGUE[0].name, "also-not"])
+
+    printed = capsys.readouterr().out
+    assert code == mutate.EXIT_ERROR, printed
+    assert "no mutation named also-not, no-such-mutation;" in printed
+    assert "python -m tools.mutate --list" in printed
+    assert "mutations caught" not in printed
+
+
+def test_list_prints_every_mutation_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _forbid_runs(monkeypatch)
+
+    code = mutate.main(["--list"])
+
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert code == mutate.EXIT_OK
+    assert listed == [m.name for m in CATALOGUE]
+
+
+CAUGHT = Mutation("caught-now", "blocked by alb-internal", lambda records: records)
+NO_LONGER = Mutation("no-longer-caught", "blocked by nothing now", lambda records: records)
+
+
+@pytest.fixture
+def expectations_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the expectations in a temporary file, with the runs faked: what they set off."""
+    path = tmp_path / "mutation_expectations.json"
+    recorded = {"caught-now": ["old-policy"], "no-longer-caught": ["x"], "untouched": ["y"]}
+    path.write_text(json.dumps(recorded))
+    monkeypatch.setattr(mutate, "EXPECTATIONS_FILE", path)
+    monkeypatch.setattr(mutate, "CATALOGUE", [CAUGHT, NO_LONGER])
+
+    def fake(
+        _stack: str, catalogue: Sequence[Mutation], expectations: Expectations | None = None
+    ) -> Score:
+        blocked = Violation("alb-internal", "mandatory", "urn:x", "internet-facing")
+        return Score(
+            [
+                Outcome(
+                    m,
+                    new=[blocked] if m is CAUGHT else [],
+                    expected=None if expectations is None else expectations.get(m.name),
+                )
+                for m in catalogue
+            ]
+        )
+
+    monkeypatch.setattr(mutate, "score_stack", fake)
+    return path
+
+
+def test_record_with_only_updates_those_entries(expectations_file: Path) -> None:
+    mutate.main(["--only", "caught-now", "no-longer-caught", "--record"])
+
+    assert json.loads(expectations_file.read_text()) == {
+        "caught-now": ["alb-internal"],
+        "untouched": ["y"],
+    }
+
+
+def test_record_of_the_whole_catalogue_rewrites_the_file(expectations_file: Path) -> None:
+    mutate.main(["--record"])
+
+    assert json.loads(expectations_file.read_text()) == {"caught-now": ["alb-internal"]}
+
+
+@pytest.mark.usefixtures("expectations_file")
+def test_runs_judge_against_the_expectations_file_in_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = mutate.main(["--only", "caught-now"])
+
+    assert code == mutate.EXIT_MISSED, "old-policy is expected, alb-internal fired"
+    assert "expected old-policy; got alb-internal" in capsys.readouterr().out

@@ -187,6 +187,46 @@ def test_preview_leaves_computed_outputs_unknown(project: Path) -> None:
             "probe:limits.token is encrypted",
             id="nested-secret",
         ),
+        pytest.param(
+            b"config:\n  probe:limits: {port: 1}\n  limits: {port: 2}\n",
+            "config keys `probe:limits` and `limits` are the same key probe:limits",
+            id="unqualified-after-qualified",
+        ),
+        pytest.param(
+            b"config:\n  limits: {port: 1}\n  probe:limits: {port: 2}\n",
+            "config keys `limits` and `probe:limits` are the same key probe:limits",
+            id="qualified-after-unqualified",
+        ),
+        pytest.param(
+            b"config:\n  aws:region: eu-central-1\n  aws:config:region: us-east-1\n",
+            "config keys `aws:region` and `aws:config:region` are the same key aws:region",
+            id="old-config-form",
+        ),
+        pytest.param(
+            b"config:\n  a:b:c: 1\n", "config key a:b:c is not one the CLI can parse", id="colons"
+        ),
+        pytest.param(b"config:\n  1: x\n", "config key 1 is not a string", id="number-key"),
+        pytest.param(
+            b"environment:\n  - matching/prod-overrides\nconfig:\n  aws:region: eu-central-1\n",
+            "Pulumi.bad.yaml: `environment` imports Pulumi ESC environments",
+            id="esc-environment",
+        ),
+        pytest.param(
+            b"environment: []\nconfig: {}\n",
+            "the offline plan cannot read ESC environments",
+            id="empty-esc-environment",
+        ),
+        pytest.param(
+            b"confg:\n  aws:region: eu-central-1\n",
+            "Pulumi.bad.yaml: unknown top-level key confg: a stack file holds only config, "
+            "secretsprovider, encryptionsalt, encryptedkey",
+            id="misspelt-config",
+        ),
+        pytest.param(
+            b"config: {}\nsecretprovider: passphrase\nimports: [x]\n",
+            "unknown top-level key imports, secretprovider",
+            id="unknown-top-level-keys",
+        ),
     ],
 )
 def test_malformed_stack_files_are_named_errors(
@@ -207,3 +247,24 @@ def test_stack_files_are_read_as_yaml_1_2_like_the_cli(project: Path) -> None:
 
     assert values["probe:countries"] == ["NO", "AT"], "Norway must not turn into false"
     assert values["probe:x"] == "yes"
+
+
+def test_keys_are_qualified_as_the_cli_parses_them(project: Path) -> None:
+    (project / "Pulumi.old.yaml").write_text(
+        "secretsprovider: passphrase\nencryptionsalt: v1:abc\n"
+        "config:\n  aws:config:region: eu-central-1\n  port: 443\n"
+    )
+
+    values = load_stack_config("old", project).values
+
+    assert values["aws:region"] == "eu-central-1"
+    assert values["probe:port"] == 443
+
+
+def test_project_defaults_are_spelt_once_too(project: Path) -> None:
+    (project / "Pulumi.yaml").write_text(PROJECT + "  probe:greeting:\n    default: hi\n")
+
+    with pytest.raises(
+        StackFileError, match=r"Pulumi\.yaml: config keys `greeting` and `probe:greeting`"
+    ):
+        load_stack_config("dev", project)

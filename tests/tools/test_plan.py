@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,83 @@ def test_bad_settings_exit_two_before_any_resource(
     assert "Pulumi.staging.yaml" in captured.err
     assert "matching-platform:workers.maxReplicas" in captured.err
     assert captured.out == "", "nothing may be planned when the settings are bad"
+
+
+def _edge_section_unqualified(text: str) -> str:
+    """The stack file with its edge section repeated under the bare key `edge`, one CIDR listed."""
+    start = text.index("  matching-platform:edge:\n")
+    end = text.index("\n  matching-platform:", start + 1) + 1
+    section = text[start:end].replace("matching-platform:edge:", "edge:", 1)
+    return text + section.replace("loadTestCidrs: []", "loadTestCidrs: [52.28.10.0/24]")
+
+
+def _append(lines: str) -> Callable[[str], str]:
+    """An edit that appends `lines` to the stack file, whose last top-level key is `config`."""
+
+    def edit(text: str) -> str:
+        return text + lines
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "message"),
+    [
+        # The section read twice: the bare key's copy, listing a network, silently won.
+        pytest.param(
+            "staging",
+            _edge_section_unqualified,
+            "config keys `matching-platform:edge` and `edge` are the same key",
+            id="unqualified-section-overrides",
+        ),
+        # A partial bare section: the plan complained of missing keys the file does hold.
+        pytest.param(
+            "prod",
+            _append("  edge:\n    publicHostname: api.matching.example.eu\n"),
+            "config keys `matching-platform:edge` and `edge` are the same key",
+            id="unqualified-key-shadows-section",
+        ),
+        pytest.param(
+            "prod",
+            _append("environment:\n  - matching/prod-overrides\n"),
+            "the offline plan cannot read ESC environments",
+            id="esc-environment",
+        ),
+    ],
+)
+def test_stack_file_the_cli_would_read_otherwise_exits_two(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    stack: str,
+    edit: Callable[[str], str],
+    message: str,
+) -> None:
+    project = _copy_of_this_project(tmp_path)
+    stack_file = project / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(edit(stack_file.read_text()))
+
+    code = main(["--stack", stack, "--cwd", str(project)])
+
+    captured = capsys.readouterr()
+    assert code == EXIT_ERROR, captured.out
+    assert f"error: Pulumi.{stack}.yaml: " in captured.err
+    assert message in captured.err
+    assert captured.out == "", "nothing may be planned from a stack file read otherwise"
+
+
+def test_a_bracket_in_a_bad_value_is_printed_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _copy_of_this_project(tmp_path)
+    stack_file = project / "Pulumi.staging.yaml"
+    bad = "https://github.com/a/[bold]runbook.md"
+    stack_file.write_text(re.sub(r"runbookUrl: \S+", f"runbookUrl: {bad}", stack_file.read_text()))
+
+    code = main(["--stack", "staging", "--cwd", str(project)])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert f'(got "{bad}")' in err, "rich must not read the value's [bold] as a style"
 
 
 def test_staging_with_load_generators_plans_with_an_advisory(
