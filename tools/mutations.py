@@ -823,14 +823,12 @@ def _waf_rate_exempt(records: Records) -> Records:
     return _rules(records, change)
 
 
-@edit("multitenant-distribution-unlogged", "a multitenant twin of the edge that logs nothing")
-def _multitenant_unlogged(records: Records) -> Records:
-    distribution = find(records, DIST)
+def _multitenant_props(distribution: ResourceRecord) -> dict[str, Any]:
+    """The multitenant spelling of the same, compliant distribution: only logging is missing."""
     inputs = distribution.inputs
     origin = inputs["origins"][0]
     geo = inputs["restrictions"]["geoRestriction"]
-    # The multitenant spelling of the same, compliant distribution: only logging is missing.
-    props: dict[str, Any] = {
+    return {
         "enabled": True,
         "webAclId": inputs["webAclId"],
         "tenantConfig": {"parameterDefinitions": []},
@@ -847,12 +845,171 @@ def _multitenant_unlogged(records: Records) -> Records:
         },
         "viewerCertificate": inputs["viewerCertificate"],
     }
+
+
+@edit("multitenant-distribution-unlogged", "a multitenant twin of the edge that logs nothing")
+def _multitenant_unlogged(records: Records) -> Records:
+    distribution = find(records, DIST)
+    name = f"{distribution.name}-tenants"
+    return add(records, distribution, MULTITENANT, name, _multitenant_props(distribution))
+
+
+@edit("multitenant-legacy-logging-only", "a multitenant twin with a logging block it does not have")
+def _multitenant_legacy_logging(records: Records) -> Records:
+    distribution = find(records, DIST)
+    props = {
+        **_multitenant_props(distribution),
+        "loggingConfig": distribution.inputs["loggingConfig"],
+    }
     return add(records, distribution, MULTITENANT, f"{distribution.name}-tenants", props)
+
+
+def _tenant(
+    name: str, fault: str, customizations: Callable[[ResourceRecord], dict[str, Any]]
+) -> Mutation:
+    """A mutation adding a multitenant twin and a tenant of it with `customizations`."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        distribution = find(records, DIST)
+        twin_name = f"{distribution.name}-tenants"
+        records = add(
+            records, distribution, MULTITENANT, twin_name, _multitenant_props(distribution)
+        )
+        twin = find(records, MULTITENANT)
+        props = {
+            "distributionId": twin.id,
+            "domains": [{"domain": "tenant.matching.example.eu"}],
+            "customizations": customizations(distribution),
+        }
+        token = "aws:cloudfront/distributionTenant:DistributionTenant"
+        return add(
+            records,
+            distribution,
+            token,
+            f"{distribution.name}-tenant",
+            props,
+            links={"distributionId": [twin]},
+        )
+
+    return apply
+
+
+_FOREIGN_ACL = "arn:aws:wafv2:us-east-1:333333333333:global/webacl/allow-everything/0000"
+_FOREIGN_GROUP = "arn:aws:wafv2:us-east-1:333333333333:global/rulegroup/partners/1"
+
+
+def _geo_plus_gb(distribution: ResourceRecord) -> dict[str, Any]:
+    locations = [*distribution.inputs["restrictions"]["geoRestriction"]["locations"], "GB"]
+    return {"geoRestriction": {"restrictionType": "whitelist", "locations": locations}}
+
+
+def _waf_rule(
+    name: str, fault: str, change: Callable[[dict[str, Any]], None], rule: str
+) -> Mutation:
+    """A mutation editing the statement of the web ACL's rule `rule` in place."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        def edit_rules(rules: list[Any]) -> list[Any]:
+            for each in rules:
+                if each["name"] == rule:
+                    change(each["statement"])
+            return rules
+
+        return _rules(records, edit_rules)
+
+    return apply
+
+
+def _override(rule: str, action: str) -> Callable[[dict[str, Any]], None]:
+    def change(statement: dict[str, Any]) -> None:
+        managed = statement["managedRuleGroupStatement"]
+        managed["ruleActionOverrides"] = [{"name": rule, "actionToUse": {action: {}}}]
+
+    return change
+
+
+def _forwarded(statement: dict[str, Any]) -> None:
+    rate = statement["rateBasedStatement"]
+    rate["aggregateKeyType"] = "FORWARDED_IP"
+    rate["forwardedIpConfig"] = {"headerName": "X-Forwarded-For", "fallbackBehavior": "NO_MATCH"}
+
+
+@edit("waf-rule-group-foreign", "the web ACL evaluates a rule group of another account first")
+def _waf_foreign_group(records: Records) -> Records:
+    reference: dict[str, Any] = {
+        "name": "Partners",
+        "priority": 0,
+        "overrideAction": {"none": {}},
+        "statement": {"ruleGroupReferenceStatement": {"arn": _FOREIGN_GROUP}},
+    }
+    return _rules(records, lambda rules: [reference, *rules])
+
+
+@edit("waf-separate-rule-allow", "a WebAclRule outside the ACL's list allows an IP set")
+def _waf_separate_rule(records: Records) -> Records:
+    acl = find(records, WEB_ACL)
+    props: dict[str, Any] = {
+        "webAclArn": acl.outputs["arn"],
+        "region": "us-east-1",
+        "name": "Partners",
+        "priority": 0,
+        "action": {"allow": {}},
+        "statement": _PARTNERS,
+    }
+    token = "aws:wafv2/webAclRule:WebAclRule"
+    return add(records, acl, token, "matching-waf-partners", props, links={"webAclArn": [acl]})
+
+
+WAF_BYPASSES = [
+    _waf_rule(
+        "waf-managed-rule-override-allow",
+        "a managed rule's match allowed past every later rule",
+        _override("HostingProviderIPList", "allow"),
+        "AWSManagedRulesAnonymousIpList",
+    ),
+    _waf_rule(
+        "waf-managed-rule-counted-unlisted",
+        "SQL injection in bodies only counted",
+        _override("SQLi_BODY", "count"),
+        "AWSManagedRulesSQLiRuleSet",
+    ),
+    _waf_rule(
+        "waf-rate-limit-forwarded-ip",
+        "the rate limit keyed on a header any client can forge",
+        _forwarded,
+        "RateLimitPerIp",
+    ),
+    _waf_rule(
+        "waf-rate-limit-huge",
+        "a rate limit no client reaches",
+        lambda statement: statement["rateBasedStatement"].update(limit=2_000_000_000),
+        "RateLimitPerIp",
+    ),
+    _waf_foreign_group,
+    _waf_separate_rule,
+    setting(
+        "waf-foreign-acl", (DIST, ""), "webAclId", _FOREIGN_ACL, "a web ACL of another account"
+    ),
+    _tenant(
+        "tenant-waf-disabled",
+        "a tenant switches the WAF off",
+        lambda _: {"webAcl": {"action": "disable"}},
+    ),
+    _tenant("tenant-geo-widened", "a tenant admits viewers from Great Britain", _geo_plus_gb),
+    _tenant(
+        "tenant-waf-override-foreign",
+        "a tenant swaps in a web ACL of another account",
+        lambda _: {"webAcl": {"action": "override", "arn": _FOREIGN_ACL}},
+    ),
+]
 
 
 EDGE_LOGS = [
     removal("cloudfront-logging-removed", (DIST, ""), "loggingConfig", "CloudFront logs nothing"),
     _multitenant_unlogged,
+    _multitenant_legacy_logging,
     setting("alb-access-logs-off", (LB, "alb"), "accessLogs.enabled", False, "no ALB logs"),
     _no_waf_logging,
     _waf_wrong_destination,
@@ -1002,6 +1159,99 @@ def _second_binding(records: Records) -> Records:
     )
 
 
+def _on_queue(name: str, fault: str, **statement: Any) -> Mutation:
+    """A mutation granting the worker `statement` (Effect Allow) on the work queue."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        arn = find(records, QUEUE, "queue").outputs["arn"]
+        grant = {"Effect": "Allow", "Resource": arn, **statement}
+        _with_statement(find(records, ROLE_POLICY, "worker"), grant)
+        return records
+
+    return apply
+
+
+def _attached(name: str, fault: str, policy_arn: str) -> Mutation:
+    """A mutation attaching `policy_arn` to the worker role, as a literal."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        role = find(records, ROLE, "worker")
+        props = {"role": role.outputs["name"], "policyArn": policy_arn}
+        token = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+        return add(records, role, token, f"matching-worker-{name}", props, links={"role": [role]})
+
+    return apply
+
+
+@edit("kms-key-policy-wildcard-action", "the alert key lets the worker run kms:Re*")
+def _key_wildcard(records: Records) -> Records:
+    principal = {"AWS": find(records, ROLE, "worker").outputs["arn"]}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "kms:Re*", "Resource": "*"}
+    _with_statement(find(records, KEY, "alerts-key"), statement)
+    return records
+
+
+@edit("iam-role-managed-arns-foreign", "the worker role lists a policy of another account")
+def _foreign_managed_arns(records: Records) -> Records:
+    put(find(records, ROLE, "worker"), "managedPolicyArns", [_FOREIGN_POLICY])
+    return records
+
+
+_FOREIGN_POLICY = "arn:aws:iam::333333333333:policy/break-glass"
+
+IAM_PATTERNS = [
+    _on_queue(
+        "iam-action-prefix-wildcard",
+        "the worker may run iam:P* and sts:Assume*",
+        Action=["iam:P*", "sts:Assume*"],
+    ),
+    _on_queue(
+        "iam-action-infix-wildcard", "the worker may run sqs:*Message*", Action="sqs:*Message*"
+    ),
+    _key_wildcard,
+    _on_queue(
+        "iam-resource-any-account",
+        "the worker may receive from any queue anywhere",
+        Action="sqs:ReceiveMessage",
+        Resource="arn:aws:sqs:*:*:*",
+    ),
+    _on_queue(
+        "iam-resource-whole-service",
+        "the worker may receive from every queue of the account",
+        Action="sqs:ReceiveMessage",
+        Resource="arn:aws:sqs:eu-central-1:222222222222:*",
+    ),
+    _on_queue(
+        "iam-resource-shared-bucket-names",
+        "the worker may read any bucket named matching-*",
+        Action="s3:GetObject",
+        Resource="arn:aws:s3:::matching-*/*",
+    ),
+    _attached(
+        "iam-managed-admin-amplify",
+        "an admin-equivalent AWS policy on the worker",
+        "arn:aws:iam::aws:policy/AdministratorAccess-Amplify",
+    ),
+    _attached(
+        "iam-managed-job-function",
+        "a job-function AWS policy on the worker",
+        "arn:aws:iam::aws:policy/job-function/SystemAdministrator",
+    ),
+    _attached(
+        "iam-managed-unlisted",
+        "an AWS policy no one allowed on the worker",
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+    ),
+    _attached(
+        "iam-managed-foreign-customer",
+        "a customer policy of another account on the worker",
+        _FOREIGN_POLICY,
+    ),
+    _foreign_managed_arns,
+]
+
 IDENTITY = [
     _grant("iam-star-action", 'the worker may do "*"', _star("*")),
     _grant("iam-service-wildcard", 'the worker may do "sqs:*"', _star("sqs:*")),
@@ -1049,6 +1299,36 @@ def _manifest(name: str, fault: str, token: str, body: dict[str, Any]) -> Mutati
     return apply
 
 
+@edit("k8s-config-group-privileged-daemon-set", "a privileged DaemonSet as yaml ConfigGroup text")
+def _config_group_daemon_set(records: Records) -> Records:
+    text = (
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: monitoring}\n"
+        "spec:\n  template:\n    spec:\n      hostPID: true\n      containers:\n      - name: a\n"
+        "        image: agent:1.0\n        securityContext: {privileged: true}\n"
+        "        resources: {requests: {cpu: 10m, memory: 10Mi}, limits: {memory: 10Mi}}\n"
+    )
+    token = "kubernetes:yaml/v2:ConfigGroup"
+    return add(records, find(records, DEPLOYMENT), token, "matching-agent", {"yaml": [text]})
+
+
+@edit("k8s-binding-foreign-target-group", "pods bound to a target group of another load balancer")
+def _foreign_binding(records: Records) -> Records:
+    binding = find(records, "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    arn = (
+        "arn:aws:elasticloadbalancing:eu-central-1:222222222222:targetgroup/public/0123456789abcdef"
+    )
+    put(binding, "spec.targetGroupARN", arn)
+    deps = {k: v for k, v in binding.property_dependencies.items() if k != "spec"}
+    literal = dataclasses.replace(binding, property_dependencies=deps)
+    return [literal if r is binding else r for r in records]
+
+
+@edit("node-class-public-ip", "Karpenter's nodes get public IP addresses")
+def _public_node_class(records: Records) -> Records:
+    put(find(records, NODE_CLASS), "spec.associatePublicIPAddress", True)
+    return records
+
+
 _LB_SERVICE = {"spec": {"type": "LoadBalancer", "ports": [{"port": 443, "targetPort": 8080}]}}
 _INGRESS = {"spec": {"ingressClassName": "alb", "defaultBackend": {"service": {"name": "api"}}}}
 _GATEWAY = {"spec": {"gatewayClassName": "aws-alb", "listeners": [{"name": "https", "port": 443}]}}
@@ -1094,6 +1374,15 @@ KUBERNETES = [
         *((RELEASE, "prometheus"), "values.grafana.ingress.enabled", True),
         "Grafana exposed through an Ingress",
     ),
+    _config_group_daemon_set,
+    _manifest(
+        "k8s-patch-host-network",
+        "a patch putting a Deployment on the node's network",
+        "kubernetes:apps/v1:DeploymentPatch",
+        {"spec": {"template": {"spec": {"hostNetwork": True, "containers": [{"name": "x"}]}}}},
+    ),
+    _foreign_binding,
+    _public_node_class,
 ]
 
 
@@ -1186,6 +1475,41 @@ def _literal_template(records: Records) -> Records:
     return [literal if r is group else r for r in records]
 
 
+def _rename_first_device(token: str, path: tuple[str, ...], device: str) -> Mutate:
+    def apply(records: Records) -> Records:
+        for state in _states(find(records, token)):
+            mappings: Any = state
+            for step in path:
+                mappings = mappings[step]
+            mappings[0]["deviceName"] = device
+        return records
+
+    return apply
+
+
+@edit("persistent-volume-static-ebs", "a PersistentVolume of an EBS volume made elsewhere")
+def _static_volume(records: Records) -> Records:
+    sibling = find(records, DEPLOYMENT)
+    spec = {
+        "capacity": {"storage": "100Gi"},
+        "accessModes": ["ReadWriteOnce"],
+        "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0123456789abcdef0"},
+    }
+    props = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "records"}}
+    token = "kubernetes:core/v1:PersistentVolume"
+    return add(records, sibling, token, "matching-records-pv", {**props, "spec": spec})
+
+
+@edit(
+    "asg-foreign-launch-configuration",
+    "an Auto Scaling group on a launch configuration of elsewhere",
+)
+def _asg_foreign_configuration(records: Records) -> Records:
+    template = find(records, LAUNCH_TEMPLATE)
+    props = {"launchConfiguration": "legacy-nodes", "minSize": 1, "maxSize": 3}
+    return add(records, template, "aws:autoscaling/group:Group", "matching-legacy-asg", props)
+
+
 @edit("ebs-volume-unencrypted", "a plain EBS volume with encryption left to the account")
 def _plain_volume(records: Records) -> Records:
     template = find(records, LAUNCH_TEMPLATE)
@@ -1221,6 +1545,18 @@ VOLUMES = [
         "Prometheus's persistent volumes unencrypted",
     ),
     _plain_volume,
+    Mutation(
+        "launch-template-root-unmapped",
+        "the system nodes map only a data disk: the root volume is the AMI's",
+        _rename_first_device(LAUNCH_TEMPLATE, ("blockDeviceMappings",), "/dev/xvdb"),
+    ),
+    setting(
+        "storage-class-encrypted-capitalised",
+        *((STORAGE_CLASS, "encrypted-gp3"), "parameters.encrypted", "True"),
+        "a spelling the CSI driver does not read as true",
+    ),
+    _static_volume,
+    _asg_foreign_configuration,
 ]
 
 
@@ -1281,6 +1617,16 @@ CHARTS = [
         "values the pack can't read",
     ),
     setting(
+        "helm-value-file-asset",
+        *((RELEASE, "keda"), "valueYamlFiles", [{"text": "service:\n  type: LoadBalancer\n"}]),
+        "values from an asset the pack can't read",
+    ),
+    setting(
+        "helm-values-embed-ingress",
+        *((RELEASE, "prometheus"), "values.extraManifests", ["apiVersion: v1\nkind: Service"]),
+        "a reviewed chart asked to render an object of the values' own",
+    ),
+    setting(
         "helm-post-renderer",
         *((RELEASE, "prometheus"), "postrender", "./kustomize-wrapper.sh"),
         "objects changed after review",
@@ -1292,11 +1638,13 @@ CATALOGUE: list[Mutation] = [
     *SECURITY_GROUPS,
     *CLOUDFRONT,
     *EDGE_LOGS,
+    *WAF_BYPASSES,
     *CLUSTER,
     *VOLUMES,
     *DATA,
     *STORES,
     *IDENTITY,
+    *IAM_PATTERNS,
     *KUBERNETES,
     *NAMESPACES,
     *CHARTS,

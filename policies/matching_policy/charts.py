@@ -4,8 +4,10 @@ A release renders its objects inside the Kubernetes provider, after the pack has
 program: a chart whose defaults make a LoadBalancer Service, an Ingress or an unlabelled
 namespace passes every object policy unseen. The pack cannot render charts, so a person does, once
 per chart version (`python -m tools.chart_review`, see the runbook), and the pack holds every
-release to the sources and versions in its config. Values read from files and post-renderers
-change the render after that review and out of the pack's sight, so neither is allowed.
+release to the sources and versions in its config. Values read from files (paths or assets),
+post-renderers, and Kubernetes objects embedded in the values (the `extraManifests` or
+`extraObjects` most charts offer, as maps or as YAML text) change the render after that review
+and out of the pack's sight, so none is allowed: such objects are declared as resources instead.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pulumi_policy import (
     Severity,
 )
 
-from matching_policy._props import get, texts
+from matching_policy._props import get, items, texts
 
 # The kinds whose objects the Kubernetes provider renders out of the pack's sight. A v3 Chart
 # renders in the program instead and registers each object as its own resource, which the
@@ -74,16 +76,38 @@ def _source_problems(props: object, reviewed: dict[str, list[str]]) -> list[str]
     return []
 
 
+def embedded_objects(values: object, path: str) -> list[str]:
+    """Paths in a chart's values that hold a Kubernetes object: a map with `apiVersion` and
+    `kind`, or text that names both (YAML a chart passes through `tpl` or `toYaml`)."""
+    if isinstance(values, str):
+        return [path] if "apiVersion" in values and "kind" in values else []
+    if isinstance(values, Mapping):
+        mapping = cast(Mapping[str, Any], values)
+        if "apiVersion" in mapping and "kind" in mapping:
+            return [path]
+        return [
+            p for key, value in mapping.items() for p in embedded_objects(value, f"{path}.{key}")
+        ]
+    listed = enumerate(items(values))
+    return [p for index, value in listed for p in embedded_objects(value, f"{path}[{index}]")]
+
+
 def _check_chart(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in PROVIDER_RENDERED:
         return
 
     problems = _source_problems(args.props, _reviewed(args.get_config()))
-    files = texts(get(args.props, "valueYamlFiles"))
+    files = items(get(args.props, "valueYamlFiles"))
     if files:
-        problems.append(f"reads values from {', '.join(files)}, which the pack can't see")
-    if get(args.props, "postrender"):
+        named = ", ".join(f if isinstance(f, str) else "an asset" for f in files)
+        problems.append(f"reads values from {named}, which the pack can't see")
+    # v3 Releases name the binary `postrender`; v4 Charts take a `postRenderer` object.
+    if any(get(args.props, key) for key in ("postrender", "postRenderer")):
         problems.append("runs a post-renderer, which changes the objects after review")
+    problems += [
+        f"embeds a Kubernetes object in its values at {path}, which the chart renders unjudged"
+        for path in embedded_objects(get(args.props, "values"), "values")
+    ]
 
     for problem in problems:
         report(f"release '{args.name}' ({args.urn}) {problem}", None)

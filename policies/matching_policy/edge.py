@@ -6,6 +6,12 @@ that: a load balancer that faces the internet, a guarding security group that ad
 but CloudFront's origin-facing prefix list, and a distribution that serves viewers outside
 the EU or over weak or plain connections.
 
+The WAF counts only if the pack has read its rules, so a distribution's web ACL must be a WAFv2
+web ACL declared in this stack: matched by its `arn` output, or where the view carries none (a
+preview, a client sending inputs) through the property dependency from `webAclId` to it. A
+tenant of a multitenant distribution may customize both fences: it may not disable the web ACL,
+override it with one the stack does not declare, or replace the geo whitelist with a wider one.
+
 `cloudfront-geo-eu-only` takes `allowedCountries` only to narrow the EU-27: its schema admits
 no other code (the CLI rejects such a config before any run), and the policy intersects the
 config with the EU-27 again, so no config can widen the fence.
@@ -28,6 +34,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from matching_policy._guards import (
     LOAD_BALANCERS,
@@ -37,13 +44,18 @@ from matching_policy._guards import (
     load_balancer_kind,
     region_of,
 )
-from matching_policy._props import Verdicts, get, items, label, texts
+from matching_policy._props import Verdicts, get, items, known_text, label, texts
 from matching_policy.network import Ingress, Source
+from matching_policy.waf import WEB_ACL, Declared
 
 Validate = Callable[[ResourceValidationArgs, ReportViolation], None]
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 MULTITENANT_DISTRIBUTION = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+# A tenant of a multitenant distribution may replace its web ACL and geo restriction.
+DISTRIBUTION_TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+# WAF Classic web ACLs (global and regional): CloudFront takes their bare ids, rules unread.
+CLASSIC_WEB_ACLS = frozenset({"aws:waf/webAcl:WebAcl", "aws:wafregional/webAcl:WebAcl"})
 # pulumi-aws 7 keeps the old token only as an alias, but state written before the rename has it.
 CLASSIC_LOAD_BALANCERS = frozenset(
     {"aws:elb/loadBalancer:LoadBalancer", "aws:elasticloadbalancing/loadBalancer:LoadBalancer"}
@@ -288,34 +300,47 @@ def _allowed_countries(config: Mapping[str, Any]) -> list[str]:
 
 def _check_geo(args: ResourceValidationArgs, report: ReportViolation) -> None:
     shape = DISTRIBUTIONS.get(args.resource_type)
-    if shape is None:
+    if shape is not None:
+        geo = get(args.props, "restrictions", "geoRestriction")
+        finding = _geo_finding(geo, shape.locations, args.get_config())
+        subject = f"distribution '{args.name}' ({args.urn})"
+    elif args.resource_type == DISTRIBUTION_TENANT:
+        # A tenant without a geo customization keeps its distribution's restriction.
+        geo = get(args.props, "customizations", "geoRestriction")
+        finding = None if geo is None else _geo_finding(geo, "locations", args.get_config())
+        subject = f"distribution tenant '{args.name}' ({args.urn}) customization"
+    else:
         return
 
-    allowed = _allowed_countries(args.get_config())
-    geo = get(args.props, "restrictions", "geoRestriction")
+    if finding is not None:
+        report(f"{subject} {finding}", None)
+
+
+def _geo_finding(geo: object, locations_key: str, config: Mapping[str, Any]) -> str | None:
+    allowed = _allowed_countries(config)
     kind = get(geo, "restrictionType")
-    locations = texts(get(geo, shape.locations))
+    locations = texts(get(geo, locations_key))
     outside = [c for c in locations if c not in allowed]
 
-    subject = f"distribution '{args.name}' ({args.urn})"
     if geo is None:
-        report(f"{subject} sets no restrictions.geoRestriction: it serves every country", None)
-    elif kind != "whitelist":
-        report(f"{subject} has geo restrictionType {kind!r}, not 'whitelist'", None)
-    elif not locations:
-        report(f"{subject} has a whitelist geo restriction with no locations", None)
-    elif outside:
-        report(
-            f"{subject} serves viewers in {', '.join(outside)}, outside the allowed countries "
-            f"({' '.join(allowed)})",
-            None,
+        return "sets no restrictions.geoRestriction: it serves every country"
+    if kind != "whitelist":
+        return f"has geo restrictionType {kind!r}, not 'whitelist'"
+    if not locations:
+        return "has a whitelist geo restriction with no locations"
+    if outside:
+        return (
+            f"serves viewers in {', '.join(outside)}, outside the allowed countries "
+            f"({' '.join(allowed)})"
         )
+    return None
 
 
 CLOUDFRONT_GEO_EU_ONLY = ResourceValidationPolicy(
     name="cloudfront-geo-eu-only",
     description="Every CloudFront distribution, multitenant ones too, whitelists viewers from "
-    "EU-27 countries only.",
+    "EU-27 countries only, and no distribution tenant's customization replaces that whitelist "
+    "with another.",
     validate=_check_geo,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -387,17 +412,130 @@ def _distribution_rule(check: Callable[[Shape, Any], list[str]]) -> Validate:
 CLOUDFRONT_WAF_EXAMPLE = 'aws.cloudfront.Distribution("api", web_acl_id=None, ...)'
 
 
-def _waf(_shape: Shape, props: Any) -> list[str]:
-    acl = get(props, "webAclId")
-    return [] if isinstance(acl, str) and acl else ["has no webAclId: no WAF web ACL filters it"]
+def _check_waf(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type in DISTRIBUTIONS:
+        acl = get(args.props, "webAclId")
+        if not (isinstance(acl, str) and acl):
+            report(
+                f"distribution '{args.name}' ({args.urn}) has no webAclId: no WAF web ACL "
+                "filters it",
+                None,
+            )
+    elif args.resource_type == DISTRIBUTION_TENANT:
+        finding = _tenant_waf(get(args.props, "customizations", "webAcl"))
+        if finding is not None:
+            report(f"distribution tenant '{args.name}' ({args.urn}) {finding}", None)
+
+
+def _tenant_waf(customization: object) -> str | None:
+    """What is wrong with a tenant's web ACL customization; absent, it keeps the distribution's."""
+    if customization is None:
+        return None
+
+    action = get(customization, "action")
+    verb = action.strip().lower() if isinstance(action, str) else action
+    if verb == "disable":
+        return "disables its distribution's web ACL: its viewers reach the origin unfiltered"
+    if verb == "override" and known_text(customization, "arn") is not None:
+        return None
+    return (
+        f"customizes its web ACL with action {action!r} and arn {get(customization, 'arn')!r}; "
+        "only 'override' with a web ACL's ARN keeps a WAF in front of it"
+    )
 
 
 CLOUDFRONT_WAF = ResourceValidationPolicy(
     name="cloudfront-waf-attached",
-    description="Every CloudFront distribution, multitenant ones too, has a WAFv2 web ACL.",
-    validate=_distribution_rule(_waf),
+    description="Every CloudFront distribution, multitenant ones too, has a WAFv2 web ACL, and no "
+    "distribution tenant disables it.",
+    validate=_check_waf,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
+)
+
+CLOUDFRONT_WAF_IN_STACK_EXAMPLE = """\
+aws.cloudfront.Distribution("api",
+    web_acl_id="arn:aws:wafv2:us-east-1:111122223333:global/webacl/allow-everything/1", ...)
+"""
+
+
+def _check_waf_in_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+    verdicts = Verdicts(report)
+    acls = Declared.of(args.resources, WEB_ACL)
+
+    for resource in args.resources:
+        if resource.resource_type in DISTRIBUTIONS:
+            verdicts.judge(resource.urn, _judge_acl, resource, "webAclId", acls, verdicts)
+        elif resource.resource_type == DISTRIBUTION_TENANT:
+            verdicts.judge(resource.urn, _judge_tenant_acl, resource, acls, verdicts)
+    verdicts.close()
+
+
+def _judge_tenant_acl(tenant: PolicyResource, acls: Declared, verdicts: Verdicts) -> None:
+    # Only an override names another web ACL; a disabled one is cloudfront-waf-attached's.
+    customization = get(tenant.props, "customizations", "webAcl")
+    action = get(customization, "action")
+    if isinstance(action, str) and action.strip().lower() == "override":
+        _judge_acl(tenant, "customizations", acls, verdicts, ("customizations", "webAcl", "arn"))
+
+
+def _judge_acl(
+    resource: PolicyResource,
+    key: str,
+    acls: Declared,
+    verdicts: Verdicts,
+    path: tuple[str, ...] = (),
+) -> None:
+    """Holds the web ACL at `path` (default: `key`) to a WAFv2 web ACL this stack declares."""
+    try:
+        value = get(resource.props, *(path or (key,)))
+    except UnknownValueError:
+        _judge_unknown_acl(resource, key, acls, verdicts)
+        return
+    if not isinstance(value, str) or not value:
+        return  # no web ACL at all: cloudfront-waf-attached reports it
+
+    if acls.strangers(resource, key, [value], 0):
+        hint = "" if value.startswith("arn:aws:wafv2:") else " (not even a WAFv2 ARN)"
+        verdicts.violation(
+            f"{label(resource)} is filtered by web ACL {value!r}{hint}, which this stack does not "
+            "declare as a WAFv2 web ACL, so no policy has read its rules",
+            resource.urn,
+        )
+
+
+def _judge_unknown_acl(
+    resource: PolicyResource, key: str, acls: Declared, verdicts: Verdicts
+) -> None:
+    if acls.unresolved(resource, key):
+        return
+
+    classic = [
+        r.name
+        for r in resource.property_dependencies.get(key, [])
+        if r.resource_type in CLASSIC_WEB_ACLS
+    ]
+    if classic:
+        verdicts.violation(
+            f"{label(resource)} takes its web ACL from WAF Classic web ACL(s) "
+            f"{', '.join(classic)}, not from a WAFv2 web ACL of this stack",
+            resource.urn,
+        )
+    else:
+        verdicts.unknown(
+            f"the web ACL of {label(resource)} is not known yet, and {key} is built from no "
+            "WAFv2 web ACL of this stack"
+        )
+
+
+CLOUDFRONT_WAF_IN_STACK = StackValidationPolicy(
+    name="cloudfront-waf-in-stack",
+    description="The web ACL of every CloudFront distribution (and every tenant override) is a "
+    "WAFv2 web ACL declared in this stack, whose rules the WAF policies read.",
+    validate=_check_waf_in_stack,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Pass the arn output of the stack's aws.wafv2.WebAcl as web_acl_id.",
 )
 
 CLOUDFRONT_HTTPS_EXAMPLE = """\
@@ -611,6 +749,7 @@ POLICIES = [
     ALB_INGRESS_REGION_KNOWN,
     CLOUDFRONT_GEO_EU_ONLY,
     CLOUDFRONT_WAF,
+    CLOUDFRONT_WAF_IN_STACK,
     CLOUDFRONT_HTTPS_VIEWERS,
     CLOUDFRONT_TLS,
     CLOUDFRONT_VPC_ORIGINS,

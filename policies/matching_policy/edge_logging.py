@@ -93,6 +93,15 @@ def _judge_distribution(
     if any(_delivers(s, deliveries) for s in sources if _is_source_of(s, distribution)):
         return
 
+    if distribution.resource_type == MULTITENANT_DISTRIBUTION:
+        # The type has no loggingConfig input: one in its properties configures nothing.
+        verdicts.violation(
+            f"multitenant distribution {label(distribution)} logs no request: it logs through "
+            "v2 only, and no v2 log delivery comes from it",
+            distribution.urn,
+        )
+        return
+
     bucket = get(distribution.props, "loggingConfig", "bucket")
     if isinstance(bucket, str) and bucket:
         return

@@ -25,6 +25,7 @@ from pulumi_policy import (
 )
 
 from matching_policy._props import get, items, texts
+from matching_policy.kubernetes import manifests
 
 IsPublic = Callable[[Any], bool]
 
@@ -92,6 +93,14 @@ def _template_public_ip(props: Any) -> bool:
     )
 
 
+def _fleet_public_ip(props: Any) -> bool:
+    return any(_public_ip(spec) for spec in items(get(props, "launchSpecifications")))
+
+
+def _node_class_public_ip(body: Any) -> bool:
+    return _yes(get(body, "spec", "associatePublicIPAddress"))
+
+
 def _eip_attached(props: Any) -> bool:
     return get(props, "instance") is not None or get(props, "networkInterface") is not None
 
@@ -142,6 +151,10 @@ FRONT_DOORS: dict[str, FrontDoor] = {
     "aws:ec2/launchConfiguration:LaunchConfiguration": FrontDoor(
         "its instances get public IPs (associatePublicIpAddress)", _public_ip
     ),
+    "aws:ec2/spotFleetRequest:SpotFleetRequest": FrontDoor(
+        "its instances get public IPs (a launch specification with associatePublicIpAddress)",
+        _fleet_public_ip,
+    ),
     "aws:ec2/launchTemplate:LaunchTemplate": FrontDoor(
         "its instances get public IPs (a network interface with associatePublicIpAddress)",
         _template_public_ip,
@@ -160,15 +173,30 @@ aws.lambda_.FunctionUrl("hook", function_name=fn.name, authorization_type="AWS_I
 """
 
 
+# Kubernetes objects that launch instances, found in whatever wrapper carries them.
+KUBERNETES_DOORS: dict[str, FrontDoor] = {
+    "EC2NodeClass": FrontDoor(
+        "Karpenter gives its nodes public IPs (associatePublicIPAddress)", _node_class_public_ip
+    ),
+}
+
+
 def _check_front_door(args: ResourceValidationArgs, report: ReportViolation) -> None:
     door = FRONT_DOORS.get(args.resource_type)
-    if door is None or not door.is_public(args.props):
+    if door is not None and door.is_public(args.props):
+        report(
+            f"'{args.name}' ({args.urn}) is a public way in that skips CloudFront: {door.reason}",
+            None,
+        )
+    if not args.resource_type.startswith("kubernetes:"):
         return
 
-    report(
-        f"'{args.name}' ({args.urn}) is a public way in that skips CloudFront: {door.reason}",
-        None,
-    )
+    for manifest in manifests(args)[0]:
+        door = KUBERNETES_DOORS.get(manifest.kind)
+        if door is not None and door.is_public(manifest.body):
+            report(
+                f"{manifest.where} is a public way in that skips CloudFront: {door.reason}", None
+            )
 
 
 NO_PUBLIC_FRONT_DOOR = ResourceValidationPolicy(

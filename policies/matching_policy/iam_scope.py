@@ -1,7 +1,17 @@
 """IAM scope: grants name their resources, and each role can be assumed by one party only.
 
 `Resource: "*"` is allowed only for actions AWS offers no narrower resource for (the list below,
-each group with why). Key policies are exempt: their "*" means the key itself.
+each group with why). Any other pattern says which account and region it reaches: an ARN's
+partition, service, region and account fields hold no wildcard (an empty field is literal: S3's
+account, IAM's region), and the first part of its resource (`role`, `key`, a queue's or bucket's
+name) is more than a wildcard, and holds none where the account field is empty, since names there
+(S3 buckets) are shared by every account. A pattern that must break this (AWS's public parameters
+carry no account) is allowed only where the policy config allow-lists that exact ARN with a reason.
+`NotResource` in an allowing statement grants everything but a few, and no config can allow it.
+
+Only identity policies are judged here. A resource policy's resource is bounded by the resource
+that holds it (AWS rejects a bucket policy naming another bucket; a key policy's "*" means the key
+itself), so its wildcards reach no further than that resource.
 
 A trust policy names exactly one service principal. A Pod Identity role trusts the EKS service
 itself, so what keeps another workload out is the association: exactly one service account
@@ -19,6 +29,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -29,7 +40,15 @@ from pulumi_policy import (
 )
 
 from matching_policy._props import Verdicts, get, items, known_text, label, linked, texts
-from matching_policy.identity import ROLE, documents, parse_statements
+from matching_policy.identity import (
+    DOCUMENT_TYPES,
+    ROLE,
+    WILDCARD,
+    allow_list_schema,
+    allowed_patterns,
+    documents,
+    parse_statements,
+)
 
 POD_IDENTITY = "pods.eks.amazonaws.com"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -56,50 +75,104 @@ UNSCOPED_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 _UNSCOPED = [a.lower() for group in UNSCOPED_ACTIONS.values() for a in group]
 _ACCOUNT_PRINCIPAL = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
+_GLOB_ONLY = re.compile(r"[*?]*")
+_ARN_FIELDS = ("partition", "service", "region", "account")
 
 
 # --- iam-no-wildcard-resource ----------------------------------------------------------------
 
 IAM_WILDCARD_RESOURCE_EXAMPLE = """\
 aws.iam.RolePolicy("worker", role=role.id, policy=json.dumps({"Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}]}))
+    "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage",
+                   "Resource": "arn:aws:sqs:*:*:*"}]}))
 """
 
 
 def _is_unscoped(action: str) -> bool:
-    return any(fnmatchcase(action.lower(), allowed) for allowed in _UNSCOPED)
+    return any(fnmatchcase(action.strip().lower(), allowed) for allowed in _UNSCOPED)
 
 
-def _wildcard_grants(statements: list[Mapping[str, Any]]) -> list[str]:
+def _pattern_problem(resource: str) -> str | None:
+    """Why a resource other than a lone "*" reaches beyond this account and region, if it does."""
+    if not WILDCARD.search(resource):
+        return None
+    fields = resource.split(":", 5)
+    if fields[0] != "arn" or len(fields) < 6:
+        return "is a pattern, not a whole ARN"
+
+    for name, value in zip(_ARN_FIELDS, fields[1:5], strict=True):
+        if WILDCARD.search(value):
+            return f"has a wildcard in its {name} field"
+    return _resource_part_problem(fields[5], shared=not fields[4])
+
+
+def _resource_part_problem(part: str, *, shared: bool) -> str | None:
+    """The first part names the kind of resource (`role`, `key`) or the resource (a queue)."""
+    head = re.split(r"[/:]", part, maxsplit=1)[0]
+    if _GLOB_ONLY.fullmatch(head):
+        return "leaves the resource itself a wildcard"
+    if shared and WILDCARD.search(head):
+        return f"matches {head!r} in a namespace every account shares"
+    return None
+
+
+def _wildcard_grants(statements: list[Mapping[str, Any]], allowed: frozenset[str]) -> list[str]:
     found: list[str] = []
     for index, statement in enumerate(statements):
         if statement.get("Effect") != "Allow":
             continue
         if "NotResource" in statement:
             found.append(f"statement {index} allows every resource but {statement['NotResource']}")
-        elif "*" in texts(statement.get("Resource")):
-            scoped = [a for a in texts(statement.get("Action")) if not _is_unscoped(a)]
-            if scoped:
-                found.append(f'statement {index} allows {", ".join(scoped)} on "*"')
+            continue
+
+        resources = [r.strip() for r in texts(statement.get("Resource"))]
+        if any(r and _GLOB_ONLY.fullmatch(r) for r in resources):
+            found += _star_grant(index, statement)
+        for resource in (r for r in resources if r not in allowed and not _GLOB_ONLY.fullmatch(r)):
+            problem = _pattern_problem(resource)
+            if problem is not None:
+                found.append(
+                    f"statement {index} allows its actions on {resource!r}, which {problem}"
+                )
     return found
 
 
+def _star_grant(index: int, statement: Mapping[str, Any]) -> list[str]:
+    if "NotAction" in statement:
+        return [f'statement {index} allows every action but {statement["NotAction"]} on "*"']
+    scoped = [a for a in texts(statement.get("Action")) if not _is_unscoped(a)]
+    return [f'statement {index} allows {", ".join(scoped)} on "*"'] if scoped else []
+
+
 def _check_wildcard_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    allowed = allowed_patterns(args.get_config(), args.resource_type)
     for where, document in documents(args.resource_type, args.props):
         statements = parse_statements(document) if document is not None else []
         # A document that is not JSON is reported by iam-no-wildcard-actions.
-        for grant in _wildcard_grants(statements or []):
+        for grant in _wildcard_grants(statements or [], allowed):
             report(f"{where} of '{args.name}' ({args.urn}): {grant}", None)
 
 
 IAM_NO_WILDCARD_RESOURCE = ResourceValidationPolicy(
     name="iam-no-wildcard-resource",
-    description='No IAM policy allows an action on Resource "*" (or NotResource) unless AWS '
-    "offers no narrower resource for it.",
+    description='No IAM policy allows an action on Resource "*" unless AWS offers no narrower '
+    "resource for it, nor a pattern with a wildcard in its partition, service, region or "
+    "account, or for a whole service, unless the config allow-lists that ARN; nor NotResource.",
     validate=_check_wildcard_resource,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
-    remediation_steps="Name the ARNs (a pattern of this account and region at least).",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedPatterns": allow_list_schema(
+                "Resource ARNs",
+                DOCUMENT_TYPES | {ROLE},
+                # An ARN, so that no config allows "*": the action list above judges it.
+                {"pattern": "^arn:"},
+            )
+        }
+    ),
+    remediation_steps="Name the ARNs (a pattern of this account and region at least), or "
+    "allow-list an ARN AWS documents in the policy config with the reason.",
 )
 
 

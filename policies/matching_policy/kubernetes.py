@@ -21,13 +21,17 @@ from typing import Any, Protocol, cast
 import yaml
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
-from matching_policy._props import get, items, texts
+from matching_policy._props import Verdicts, get, items, known_text, texts
 
 # yaml/v2 renders in the provider; the v1 components render in the program and register each
 # object, but a policy still reads the text it was given.
@@ -39,6 +43,9 @@ CONFIGS = frozenset(
         "kubernetes:yaml:ConfigFile",
     }
 )
+# Sources the provider reads from files, directories or URLs: out of the pack's sight.
+UNSEEN_SOURCES = CONFIGS | {"kubernetes:kustomize/v2:Directory", "kubernetes:kustomize:Directory"}
+UNSEEN_KEYS = ("files", "file", "directory")
 # The Load Balancer Controller (v2.13 and later) makes an ALB or NLB for a Gateway as well.
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 RELEASES = frozenset(
@@ -185,10 +192,10 @@ K8S_MANIFESTS_VISIBLE_EXAMPLE = 'k8s.yaml.v2.ConfigGroup("raw", files=["./manife
 
 
 def _check_visible(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in CONFIGS:
+    if args.resource_type not in UNSEEN_SOURCES:
         return
 
-    unseen = texts(get(args.props, "files")) + texts(get(args.props, "file"))
+    unseen = [text for key in UNSEEN_KEYS for text in texts(get(args.props, key))]
     if unseen:
         report(
             f"'{args.name}' ({args.urn}) reads {', '.join(unseen)}, which the pack can't see: "
@@ -201,7 +208,7 @@ def _check_visible(args: ResourceValidationArgs, report: ReportViolation) -> Non
 K8S_MANIFESTS_VISIBLE = ResourceValidationPolicy(
     name="k8s-manifests-visible",
     description="Every yaml ConfigGroup or ConfigFile gives its objects inline (yaml or objs), "
-    "so that the Service and Ingress policies can judge them.",
+    "and no kustomize Directory reads a folder, so that the object policies can judge them.",
     validate=_check_visible,
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
@@ -271,7 +278,64 @@ K8S_HELM_NO_LOAD_BALANCER = ResourceValidationPolicy(
     severity=Severity.HIGH,
 )
 
+# --- k8s-target-groups-declared --------------------------------------------------------------
+
+TARGET_GROUPS = frozenset({"aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"})
+BINDING_GROUP = "elbv2.k8s.aws"
+BINDING_EXAMPLE = """\
+{"kind": "TargetGroupBinding", "spec": {"targetGroupARN": "arn:aws:elasticloadbalancing:...:"
+    "targetgroup/public/0123", "serviceRef": {"name": "api", "port": 8080}}}
+"""
+
+
+def _check_bindings(args: StackValidationArgs, report: ReportViolation) -> None:
+    verdicts = Verdicts(report)
+    groups = [r for r in args.resources if r.resource_type in TARGET_GROUPS]
+    declared = {
+        found for g in groups for key in ("arn", "name") if (found := known_text(g.props, key))
+    }
+
+    for resource in (r for r in args.resources if r.resource_type.startswith("kubernetes:")):
+        verdicts.judge(resource.urn, _judge_bindings, resource, declared, verdicts)
+    verdicts.close()
+
+
+def _judge_bindings(resource: PolicyResource, declared: set[str], verdicts: Verdicts) -> None:
+    linked = any(
+        r.resource_type in TARGET_GROUPS for r in resource.property_dependencies.get("spec", [])
+    )
+    for manifest in manifests(resource)[0]:
+        if manifest.kind != "TargetGroupBinding" or manifest.group != BINDING_GROUP:
+            continue
+        for key in ("targetGroupARN", "targetGroupName"):
+            try:
+                value = get(manifest.body, "spec", key)
+            except UnknownValueError:
+                # Only an output is unknown: without a link to a target group, it is another's.
+                if linked:
+                    continue
+                raise
+            if isinstance(value, str) and value not in declared:
+                verdicts.violation(
+                    f"binding {manifest.where} sends pods traffic from target group {value!r}, "
+                    "which this stack does not declare: its load balancer is out of sight",
+                    resource.urn,
+                )
+
+
+# A binding to someone else's target group puts the pods behind a load balancer the pack
+# never judged, internet-facing or not.
+K8S_TARGET_GROUPS_DECLARED = StackValidationPolicy(
+    name="k8s-target-groups-declared",
+    description="Every TargetGroupBinding binds a target group this stack declares, so that the "
+    "load balancer in front of the pods is one the edge policies judge.",
+    validate=_check_bindings,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
 POLICIES = [
+    K8S_TARGET_GROUPS_DECLARED,
     K8S_NO_LOADBALANCER_SERVICE,
     K8S_NO_INGRESS,
     K8S_MANIFESTS_VISIBLE,

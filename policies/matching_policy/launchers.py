@@ -1,11 +1,13 @@
 """Every launcher of EC2 instances names a launch template that this stack declares.
 
-IMDSv2 and volume encryption are judged on the launch template, so a node group, an Auto Scaling
-group, a fleet or an instance that names a template by a literal id or name (or one read with
-`aws.ec2.get_launch_template`) launches from settings the pack never sees. A reference counts as
-declared when its id or name is the id or name of a launch template in the stack, or, where the
-view does not carry that template's id (a preview, or a client that sends inputs), when the
-engine records that the reference was built from one.
+IMDSv2 and volume encryption are judged on the launch template (or launch configuration), so a
+node group, an Auto Scaling group, a fleet, a Batch compute environment or an instance that names
+one by a literal id or name (or one read with `aws.ec2.get_launch_template`) launches from
+settings the pack never sees. A reference counts as declared when its id or name is the id or
+name of a template in the stack. At a preview a new template's id is not known, and neither is
+any reference truly built from it: an unknown reference passes when the engine records that it
+was built from a template, while a known literal that matches none is someone else's template,
+even when another field of the reference (its version, say) comes from a declared one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pulumi_policy.proxy import UnknownValueError
 from matching_policy._props import Verdicts, dependencies, get, items, known_text, label
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 # The fields of a template reference: node groups, instances, Auto Scaling groups and spot fleets
 # say `id` and `name`; mixed-instances policies and EC2 fleets spell them out.
 REFERENCE_FIELDS = ("id", "name", "launchTemplateId", "launchTemplateName")
@@ -39,6 +42,7 @@ class Reference:
     key: str
     where: str
     spec: Any
+    token: str = LAUNCH_TEMPLATE
 
 
 def _direct(props: object) -> Iterator[Reference]:
@@ -54,6 +58,11 @@ def _configs(props: object) -> Iterator[Reference]:
 def _auto_scaling(props: object) -> Iterator[Reference]:
     yield from _direct(props)
 
+    configuration = get(props, "launchConfiguration")
+    if configuration is not None:
+        spec = {"name": configuration}
+        yield Reference("launchConfiguration", "launchConfiguration", spec, LAUNCH_CONFIGURATION)
+
     mixed = get(props, "mixedInstancesPolicy", "launchTemplate")
     spec = get(mixed, "launchTemplateSpecification")
     where = "mixedInstancesPolicy.launchTemplate"
@@ -64,7 +73,13 @@ def _auto_scaling(props: object) -> Iterator[Reference]:
         yield Reference("mixedInstancesPolicy", where_override, spec)
 
 
+def _batch(props: object) -> Iterator[Reference]:
+    spec = get(props, "computeResources", "launchTemplate")
+    yield Reference("computeResources", "computeResources.launchTemplate", spec)
+
+
 LAUNCHERS = {
+    "aws:batch/computeEnvironment:ComputeEnvironment": _batch,
     "aws:eks/nodeGroup:NodeGroup": _direct,
     "aws:ec2/instance:Instance": _direct,
     "aws:ec2/spotInstanceRequest:SpotInstanceRequest": _direct,
@@ -87,7 +102,8 @@ class Declared:
 
 
 def _declared(resources: list[PolicyResource]) -> Declared:
-    templates = {r.urn: r for r in resources if r.resource_type == LAUNCH_TEMPLATE}
+    kinds = (LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION)
+    templates = {r.urn: r for r in resources if r.resource_type in kinds}
     names = {
         found
         for template in templates.values()
@@ -115,9 +131,7 @@ def _judge_launcher(launcher: PolicyResource, declared: Declared, verdicts: Verd
 def _judge_reference(
     launcher: PolicyResource, reference: Reference, declared: Declared, verdicts: Verdicts
 ) -> None:
-    built_from = dependencies(launcher, reference.key, LAUNCH_TEMPLATE)
-    # A template of the stack whose id this view lacks may be what a resolved id stands for.
-    silent = any(known_text(t.props, "id") is None for t in built_from)
+    built_from = dependencies(launcher, reference.key, reference.token)
 
     # Iterating reads keys only; `in` would read the value and raise when it is unknown.
     named = set(cast(Mapping[str, Any], reference.spec))
@@ -129,22 +143,26 @@ def _judge_reference(
             if built_from:
                 continue
             raise
-        if not isinstance(value, str) or value in declared.names or (value and silent):
+        if not isinstance(value, str) or value in declared.names:
             continue
         verdicts.violation(
-            f"{label(launcher)} launches from launch template {value!r} "
+            f"{label(launcher)} launches from {_kind(reference.token)} {value!r} "
             f"({reference.where}.{field}), which this stack does not declare: its IMDS and "
             "volume settings are out of the pack's sight",
             launcher.urn,
         )
 
 
+def _kind(token: str) -> str:
+    return "launch configuration" if token == LAUNCH_CONFIGURATION else "launch template"
+
+
 # A template from elsewhere would carry IMDSv1 or unencrypted volumes past every other rule.
 LAUNCH_TEMPLATES_DECLARED = StackValidationPolicy(
     name="launch-templates-declared",
-    description="Every EKS node group, Auto Scaling group, EC2 fleet, spot fleet and instance that "
-    "launches from a launch template names one this stack declares, so that the IMDS and "
-    "volume-encryption policies judge what it launches.",
+    description="Every EKS node group, Auto Scaling group, EC2 fleet, spot fleet, Batch compute "
+    "environment and instance that launches from a launch template or launch configuration "
+    "names one this stack declares, so that the IMDS and volume policies judge what it launches.",
     validate=_check_declared,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,

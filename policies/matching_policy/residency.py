@@ -3,8 +3,10 @@
 A resource's region is its own `region` input (pulumi-aws 7) or else its provider's. London
 (eu-west-2) is in Europe but not in the EU, so it is not a default. CloudFront is a global service
 run from us-east-1 and accepts some of its parts only there; those types, and only those, may be
-in us-east-1. A resource whose region nobody pins takes the region of whoever runs the update,
-so it is reported too.
+in us-east-1. Its access logs (logging v2) are one: their delivery source, destination and
+delivery must be created in us-east-1, though the S3 bucket a destination names may be in the EU
+(that bucket is judged like any other). A resource whose region nobody pins takes the region of
+whoever runs the update, so it is reported too.
 """
 
 from __future__ import annotations
@@ -47,6 +49,14 @@ CLOUDFRONT_PARTS = {
     "aws:sns/topicSubscription:TopicSubscription": "lives with its topic",
     "aws:kms/key:Key": "a topic's key must be in the topic's region",
     "aws:kms/alias:Alias": "lives with its key",
+    "aws:wafv2/ruleGroup:RuleGroup": "a CLOUDFRONT web ACL references rule groups of its own scope",
+    # AWS takes every CloudWatch Logs call that sets up CloudFront's access logs (logging v2) in
+    # us-east-1, even for cross-Region delivery: the S3 bucket a destination names may be in the EU.
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": "CloudFront's access logs (logging v2) "
+    "are set up through CloudWatch Logs in us-east-1 only",
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "set up in us-east-1 with "
+    "CloudFront's delivery source (the bucket it names may be elsewhere)",
+    "aws:cloudwatch/logDelivery:LogDelivery": "pairs that source and destination, in us-east-1 too",
 }
 # Services with no region: their resources are global whatever the provider says.
 GLOBAL_MODULES = frozenset({"iam", "route53", "cloudfront", "budgets", "organizations"})
@@ -107,8 +117,9 @@ EU_REGIONS_ONLY = ResourceValidationPolicy(
             },
             "usEast1Types": {
                 "description": "Types allowed in us-east-1 because CloudFront takes them only "
-                "there: its WAF and WAF logs, its viewer certificate, and the alarm on its "
-                "metrics with the topic and key it notifies through (reasons: CLOUDFRONT_PARTS).",
+                "there: its WAF and WAF logs, its viewer certificate, its access-log delivery "
+                "(logging v2), and the alarm on its metrics with the topic and key it notifies "
+                "through (reasons: CLOUDFRONT_PARTS).",
                 "type": "array",
                 "uniqueItems": True,
                 "items": {"type": "string", "enum": list(CLOUDFRONT_PARTS)},

@@ -1,11 +1,14 @@
 """Every EBS volume is encrypted: node disks, instance disks, plain volumes and persistent volumes.
 
 Node disks hold container images, logs and `emptyDir` scratch space, where a worker may spill a
-medical record. A volume declared with `encrypted` false is a violation. A volume that leaves
-encryption unset (no mapping in a launch template, no `encrypted` on a volume, EKS's own
-template behind a node group without one, Karpenter's family defaults, a StorageClass without
-the parameter) is encrypted only by the account's EBS default, so it passes only when the stack
-turns that default on in the volume's region (`aws.ebs.EncryptionByDefault`).
+medical record. Only `true` itself counts as on (a bool, or the lower-case string the provider
+and the EBS CSI driver parse); anything else set is a violation. A volume that leaves encryption
+unset (a template that maps no root device, no `encrypted` on a volume, EKS's own template behind
+a node group without one, Karpenter's family defaults) is encrypted only by the account's EBS
+default, so it passes only when the stack turns that default on in the volume's region
+(`aws.ebs.EncryptionByDefault`). Kubernetes objects carry no region the pack could match, so a
+StorageClass must say `encrypted: "true"` itself, and a PersistentVolume of an existing EBS
+volume, whose encryption nobody here can see, is a violation.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from matching_policy.kubernetes import manifests
 ENCRYPTION_BY_DEFAULT = "aws:ebs/encryptionByDefault:EncryptionByDefault"
 # The provisioners that make EBS volumes: the CSI driver and the retired in-tree plugin.
 EBS_PROVISIONERS = frozenset({"ebs.csi.aws.com", "kubernetes.io/aws-ebs"})
+# The root device names of the AMIs nodes run (Amazon Linux and Bottlerocket; Ubuntu and others).
+ROOT_DEVICES = frozenset({"/dev/xvda", "/dev/sda1"})
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,8 @@ class Finding:
 
 
 def is_true(value: object) -> bool:
-    """`true` as a bool or in any spelling of the string (launch templates take strings)."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    """`true` as a bool, or as the exact string launch templates and the CSI driver read as on."""
+    return value is True or value == "true"
 
 
 def _flag(value: object, path: str) -> list[Finding]:
@@ -57,14 +62,19 @@ def _flag(value: object, path: str) -> list[Finding]:
 def _mappings(mappings: object, where: str) -> list[Finding]:
     """Block device mappings of a template or node class; ephemeral and no-device ones hold none."""
     listed = items(mappings)
-    if not listed:
-        return [Finding(f"declares no {where}, so the AMI's root volume is used as is", unset=True)]
     found: list[Finding] = []
+    if not any(_is_root(m) for m in listed):
+        found.append(Finding(f"maps no root device in {where}: the AMI's is used as is", True))
     for index, mapping in enumerate(listed):
         ebs = get(mapping, "ebs")
         if ebs is not None:
             found += _flag(get(ebs, "encrypted"), f"{where}[{index}].ebs.encrypted")
     return found
+
+
+def _is_root(mapping: object) -> bool:
+    """Karpenter marks the root volume `rootVolume`; elsewhere the device name says it."""
+    return get(mapping, "rootVolume") is True or get(mapping, "deviceName") in ROOT_DEVICES
 
 
 def _launch_template(props: object) -> list[Finding]:
@@ -96,14 +106,36 @@ def _node_class(props: object) -> list[Finding]:
     return _mappings(get(props, "spec", "blockDeviceMappings"), "spec.blockDeviceMappings")
 
 
+def _spot_fleet(props: object) -> list[Finding]:
+    found: list[Finding] = []
+    for index, spec in enumerate(items(get(props, "launchSpecifications"))):
+        for key in ("rootBlockDevices", "ebsBlockDevices"):
+            for number, device in enumerate(items(get(spec, key))):
+                where = f"launchSpecifications[{index}].{key}[{number}].encrypted"
+                found += _flag(get(device, "encrypted"), where)
+    return found
+
+
 def _storage_class(body: object) -> list[Finding]:
     if get(body, "provisioner") not in EBS_PROVISIONERS:
         return []
-    return _flag(get(body, "parameters", "encrypted"), "parameters.encrypted")
+    # No region to match an account default with: the class must ask for encryption itself.
+    return [
+        Finding(f.message, unset=False)
+        for f in _flag(get(body, "parameters", "encrypted"), "parameters.encrypted")
+    ]
+
+
+def _persistent_volume(body: object) -> list[Finding]:
+    in_tree = get(body, "spec", "awsElasticBlockStore") is not None
+    if not in_tree and get(body, "spec", "csi", "driver") not in EBS_PROVISIONERS:
+        return []
+    return [Finding("binds an existing EBS volume, whose encryption is out of sight", False)]
 
 
 KINDS: dict[tuple[str, str], Callable[[object], list[Finding]]] = {
     ("storage.k8s.io", "StorageClass"): _storage_class,
+    ("core", "PersistentVolume"): _persistent_volume,
     ("karpenter.k8s.aws", "EC2NodeClass"): _node_class,
 }
 
@@ -133,6 +165,7 @@ CHECKS: dict[str, PropsCheck] = {
     "aws:ec2/launchConfiguration:LaunchConfiguration": _instance,
     "aws:ebs/volume:Volume": _volume,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:ec2/spotFleetRequest:SpotFleetRequest": _spot_fleet,
 }
 
 EBS_EXAMPLE = """\
@@ -171,10 +204,9 @@ def _judge_resource(
     else:
         return
 
-    # Kubernetes volumes are made in the cluster's region, which is the stack's.
-    covered = region_of(resource) in defaults or (
-        resource.resource_type.startswith("kubernetes:") and bool(defaults)
-    )
+    # A Kubernetes object names no region, so no account default can be matched to it.
+    kubernetes = resource.resource_type.startswith("kubernetes:")
+    covered = not kubernetes and region_of(resource) in defaults
     for finding in findings:
         if not (finding.unset and covered):
             verdicts.violation(finding.message, resource.urn)

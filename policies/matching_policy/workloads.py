@@ -1,9 +1,12 @@
 """Pods: restricted, sized, and running images that can't change under them.
 
 Every workload kind is judged through its pod template, so a Job or a bare Pod is held to the
-same rules as a Deployment. Init containers run with the same privileges as the others and are
-judged the same way. "Restricted" is the Kubernetes Pod Security Standard of that name, plus a
-read-only root filesystem and no hostPath volume.
+same rules as a Deployment, and in every wrapper the Service and Ingress rules unwrap: a list,
+a patch, a custom resource token, or the text of a yaml ConfigGroup. A patch is judged by what
+it sets (a patch that only scales a Deployment leaves its securityContext as it was). Init
+containers run with the same privileges as the others and are judged the same way.
+"Restricted" is the Kubernetes Pod Security Standard of that name, plus a read-only root
+filesystem and no hostPath volume.
 """
 
 from __future__ import annotations
@@ -21,21 +24,26 @@ from pulumi_policy import (
 )
 
 from matching_policy._props import get, items, texts
+from matching_policy.kubernetes import manifests
 
-POD_TEMPLATES = {
-    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
-    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
-    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    "kubernetes:core/v1:Pod": ("spec",),
+# Where each workload kind keeps its pod spec, whatever its API group and version.
+_TEMPLATE = ("spec", "template", "spec")
+POD_SPECS = {
+    "Deployment": _TEMPLATE,
+    "StatefulSet": _TEMPLATE,
+    "DaemonSet": _TEMPLATE,
+    "ReplicaSet": _TEMPLATE,
+    "ReplicationController": _TEMPLATE,
+    "Job": _TEMPLATE,
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
 }
 SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
-# The pod spec and the workload's name; the findings.
-PodCheck = Callable[[Any, dict[str, Any]], list[str]]
+# The pod spec, the policy's config and whether it is a patch; the findings.
+PodCheck = Callable[[Any, dict[str, Any], bool], list[str]]
 
 
 def _containers(pod: Any) -> Iterator[tuple[str, Any]]:
@@ -45,15 +53,23 @@ def _containers(pod: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _pod_rule(check: PodCheck) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
-    """A validate function that runs `check` on the pod spec of every workload kind."""
+    """A validate function that runs `check` on the pod spec of every workload, however wrapped."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        path = POD_TEMPLATES.get(args.resource_type)
-        if path is None:
+        if not args.resource_type.startswith("kubernetes:"):
             return
 
-        for finding in check(get(args.props, *path), dict(args.get_config())):
-            report(f"'{args.name}' ({args.urn}): {finding}", None)
+        found, broken = manifests(args)
+        config = dict(args.get_config())
+        patch = args.resource_type.endswith("Patch")
+        for manifest in found:
+            path = POD_SPECS.get(manifest.kind)
+            if path is None:
+                continue
+            for finding in check(get(manifest.body, *path), config, patch):
+                report(f"{manifest.kind} {manifest.where}: {finding}", None)
+        for reason in broken:
+            report(f"{args.urn}: {reason}, so it may declare pods that are not judged", None)
 
     return validate
 
@@ -66,7 +82,7 @@ k8s.apps.v1.Deployment("worker", spec={"template": {"spec": {"hostNetwork": True
 """
 
 
-def _restricted(pod: Any, _config: dict[str, Any]) -> list[str]:
+def _restricted(pod: Any, _config: dict[str, Any], patch: bool) -> list[str]:
     found = [f"sets {key}" for key in HOST_NAMESPACES if get(pod, key) is True]
     found += [
         f"mounts hostPath volume {get(v, 'name')!r}"
@@ -75,26 +91,34 @@ def _restricted(pod: Any, _config: dict[str, Any]) -> list[str]:
     ]
     pod_context = get(pod, "securityContext")
     for where, container in _containers(pod):
-        found += [f"{where} {f}" for f in _container_findings(pod_context, container)]
+        found += [f"{where} {f}" for f in _container_findings(pod_context, container, patch)]
     return found
 
 
-def _container_findings(pod_context: Any, container: Any) -> list[str]:
+def _container_findings(pod_context: Any, container: Any, patch: bool) -> list[str]:
+    """What breaks the restricted profile; for a patch, only what it sets itself."""
     context = get(container, "securityContext")
     found: list[str] = []
     if get(context, "privileged") is True:
         found.append("is privileged")
-    if _either(context, pod_context, "runAsNonRoot") is not True:
+    if _unsafe(_either(context, pod_context, "runAsNonRoot"), True, patch):
         found.append("may run as root (runAsNonRoot not true)")
-    if get(context, "readOnlyRootFilesystem") is not True:
+    if _unsafe(get(context, "readOnlyRootFilesystem"), True, patch):
         found.append("has a writable root filesystem")
-    if get(context, "allowPrivilegeEscalation") is not False:
+    if _unsafe(get(context, "allowPrivilegeEscalation"), False, patch):
         found.append("allows privilege escalation")
-    if "ALL" not in texts(get(context, "capabilities", "drop")):
+    drop = get(context, "capabilities", "drop")
+    if (drop is not None or not patch) and "ALL" not in texts(drop):
         found.append("does not drop ALL capabilities")
-    if get(_either(context, pod_context, "seccompProfile"), "type") not in SECCOMP_TYPES:
+    seccomp = _either(context, pod_context, "seccompProfile")
+    if (seccomp is not None or not patch) and get(seccomp, "type") not in SECCOMP_TYPES:
         found.append("has no RuntimeDefault or Localhost seccomp profile")
     return found
+
+
+def _unsafe(value: object, safe: bool, patch: bool) -> bool:
+    """Anything but the safe value; a patch that leaves the field out changes nothing."""
+    return value is not safe and not (patch and value is None)
 
 
 def _either(context: Any, pod_context: Any, key: str) -> Any:
@@ -123,7 +147,10 @@ k8s.apps.v1.Deployment("api", spec={"template": {"spec": {"containers": [
 REQUIRED_RESOURCES = (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
 
 
-def _resources(pod: Any, _config: dict[str, Any]) -> list[str]:
+def _resources(pod: Any, _config: dict[str, Any], patch: bool) -> list[str]:
+    if patch:
+        return []  # a patch merges its containers into the object's, which keep their resources
+
     found: list[str] = []
     for where, container in _containers(pod):
         resources = get(container, "resources")
@@ -152,11 +179,13 @@ IMAGES_EXAMPLE = (
 )
 
 
-def _images(pod: Any, config: dict[str, Any]) -> list[str]:
+def _images(pod: Any, config: dict[str, Any], patch: bool) -> list[str]:
     registries = texts(config.get("allowedRegistries"))
     found: list[str] = []
     for where, container in _containers(pod):
         image = get(container, "image")
+        if image is None and patch:
+            continue
         if not isinstance(image, str) or not _is_pinned(image):
             found.append(f"{where} runs {image!r}: neither a digest nor a tag other than latest")
         elif registries and not any(image.startswith(f"{r}/") for r in registries):

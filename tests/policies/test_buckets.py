@@ -92,6 +92,8 @@ def test_compliant_bucket_passes(judge: Judge, linked: bool) -> None:
                         **TLS_DENY,
                         "Effect": "Allow",
                         "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        # One named action: a wildcard would be iam-no-wildcard-actions' to judge.
+                        "Action": "s3:PutObject",
                     }
                 ),
             ),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 
 from tests.policies.builders import resource
 from tests.policies.expect import explain, policies
 from tools.analyzer import PolicyPack, PolicyPackError
+from tools.offline import run_callable
 
 POLICY = "helm-chart-reviewed"
 V3_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -66,6 +69,24 @@ def test_reviewed_chart_passes(pack: PolicyPack, token: str, chart: dict[str, An
             {**KEDA, "valueYamlFiles": ["values/prod.yaml"]}, "values/prod.yaml", id="files"
         ),
         pytest.param({**KEDA, "postrender": "./kustomize.sh"}, "post-renderer", id="postrender"),
+        pytest.param(
+            {**KEDA, "postRenderer": {"command": "./kustomize.sh"}},
+            "post-renderer",
+            id="v4-post-renderer",
+        ),
+        pytest.param(
+            {**KEDA, "values": {"extraObjects": [{"apiVersion": "v1", "kind": "Service"}]}},
+            "values.extraObjects[0]",
+            id="embedded-object",
+        ),
+        pytest.param(
+            {
+                **KEDA,
+                "values": {"extraManifests": ["apiVersion: networking.k8s.io/v1\nkind: Ingress"]},
+            },
+            "values.extraManifests[0]",
+            id="embedded-yaml-text",
+        ),
     ],
 )
 def test_unreviewed_chart_is_blocked(pack: PolicyPack, inputs: dict[str, Any], said: str) -> None:
@@ -109,3 +130,33 @@ def test_v3_chart_component_is_left_to_the_object_policies(pack: PolicyPack) -> 
     found = pack.analyze(record)
 
     assert found == [], explain(record.urn, found)
+
+
+def _release_with_value_files() -> None:
+    repository: k8s.helm.v3.RepositoryOptsArgsDict = {"repo": "https://kedacore.github.io/charts"}
+    k8s.helm.v3.Release(
+        "keda",
+        chart="keda",
+        version="2.17.2",
+        namespace="keda",
+        repository_opts=repository,
+        value_yaml_files=[pulumi.StringAsset("service:\n  type: LoadBalancer\n")],
+    )
+    k8s.helm.v4.Chart(
+        "keda4",
+        chart="keda",
+        version="2.17.2",
+        namespace="keda",
+        repository_opts={"repo": "https://kedacore.github.io/charts"},
+        value_yaml_files=[pulumi.FileAsset("values/extra.yaml")],
+    )
+
+
+def test_value_files_given_as_assets_are_blocked(pack: PolicyPack) -> None:
+    # Assets reach the pack as asset objects, not path strings, through the real SDK.
+    run = run_callable(_release_with_value_files, "staging")
+
+    found = [v for v in pack.check(run.resources) if v.policy == POLICY]
+
+    assert sorted(v.urn.rsplit("::", 1)[-1] for v in found) == ["keda", "keda4"], found
+    assert all("an asset" in v.message for v in found), found

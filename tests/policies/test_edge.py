@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from tests.policies.builders import (
     CLOUDFRONT_INLINE,
     DEFAULT_PROVIDER,
     EU_27,
+    MANAGED_GROUPS,
+    MULTITENANT_DISTRIBUTION,
     ORIGIN_FACING,
     OTHER_LIST,
     UNKNOWN,
@@ -36,10 +39,54 @@ from tools.analyzer import PolicyPack, PolicyPackError
 from tools.records import ResourceRecord, Violation
 
 INGRESS = "alb-ingress-cloudfront-only"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+# The web ACL ARN the builders' distributions name.
+ACL_ARN = "arn:aws:wafv2:us-east-1:111122223333:global/webacl/api/1"
+MANAGED_RULES: list[dict[str, Any]] = [
+    *(
+        {
+            "name": group,
+            "overrideAction": {"none": {}},
+            "statement": {"managedRuleGroupStatement": {"vendorName": "AWS", "name": group}},
+        }
+        for group in MANAGED_GROUPS
+    ),
+    {
+        "name": "RateLimitPerIp",
+        "action": {"block": {}},
+        "statement": {"rateBasedStatement": {"limit": 2000, "aggregateKeyType": "IP"}},
+    },
+]
+
+
+def _declared_waf(name: str = "waf", arn: str | None = ACL_ARN) -> list[ResourceRecord]:
+    """A compliant CloudFront web ACL with its logging; `arn` None leaves the ARN out of its
+    outputs, as a view that carries none would."""
+    props = {"scope": "CLOUDFRONT", "region": "us-east-1", "rules": MANAGED_RULES}
+    acl = resource(WEB_ACL, name, props, computed={"arn": arn} if arn else None)
+    log_name = f"aws-waf-logs-{name}"
+    logs = resource(LOG_GROUP, f"{name}-logs", {"name": log_name, "region": "us-east-1"})
+    destination = f"arn:aws:logs:us-east-1:111122223333:log-group:{log_name}"
+    logging = resource(
+        WAF_LOGGING,
+        f"{name}-logging",
+        {
+            "resourceArn": arn or "arn:acl",
+            "region": "us-east-1",
+            "logDestinationConfigs": [destination],
+        },
+        links={"resourceArn": [acl], "logDestinationConfigs": [logs]},
+    )
+    return [acl, logs, logging]
+
+
+WAF = _declared_waf()
 
 
 def test_compliant_edge_passes(judge: Judge) -> None:
-    records = [*edge(), distribution()]
+    records = [*edge(), *WAF, distribution()]
 
     found = judge(records)
 
@@ -763,3 +810,230 @@ def test_public_halves_on_alb_group_are_blocked(judge: Judge) -> None:
 
     expected = [INGRESS, INGRESS, "sg-no-public-ingress", "sg-no-public-ingress"]
     assert policies(found) == expected, explain(halves[0].urn, found)
+
+
+# --- cloudfront-waf-in-stack -----------------------------------------------------------------
+
+WAF_IN_STACK = "cloudfront-waf-in-stack"
+WAF_ATTACHED = "cloudfront-waf-attached"
+OTHER_ACL_ARN = "arn:aws:wafv2:us-east-1:111122223333:global/webacl/allow-everything/0000"
+CLASSIC_ACL = resource(
+    "aws:waf/webAcl:WebAcl",
+    "classic",
+    {"name": "classic", "metricName": "classic", "defaultAction": {"type": "ALLOW"}},
+    cloud_id="0c8e583e-6a7d-4c5b-9b1e-000000000000",
+)
+SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+
+
+def _linked(record: ResourceRecord, key: str, *sources: ResourceRecord) -> ResourceRecord:
+    """The record with its input `key` built from `sources`, as the SDK records it."""
+    urns = tuple(r.urn for r in sources)
+    return dataclasses.replace(
+        record,
+        dependencies=tuple(dict.fromkeys((*record.dependencies, *urns))),
+        property_dependencies={**record.property_dependencies, key: urns},
+    )
+
+
+def _v2_logged(cdn: ResourceRecord) -> list[ResourceRecord]:
+    """A logging v2 delivery of the distribution's access logs, in us-east-1 as AWS requires."""
+    props = {
+        "name": cdn.name,
+        "logType": "ACCESS_LOGS",
+        "resourceArn": "arn:cf",
+        "region": "us-east-1",
+    }
+    source = resource(SOURCE, f"{cdn.name}-source", props, links={"resourceArn": [cdn]})
+    delivery = resource(
+        DELIVERY,
+        f"{cdn.name}-delivery",
+        {
+            "deliverySourceName": cdn.name,
+            "deliveryDestinationArn": "arn:dest",
+            "region": "us-east-1",
+        },
+        links={"deliverySourceName": [source]},
+    )
+    return [source, delivery]
+
+
+def _served(cdn: ResourceRecord, *extra: ResourceRecord) -> list[ResourceRecord]:
+    """A provider, the declared web ACL and `cdn`, with v2 logging where its type needs it."""
+    logs = _v2_logged(cdn) if cdn.type == MULTITENANT_DISTRIBUTION else []
+    return [DEFAULT_PROVIDER, *WAF, *extra, cdn, *logs]
+
+
+@pytest.mark.parametrize(
+    ("records", "blocked"),
+    [
+        pytest.param(
+            _served(distribution(webAclId=OTHER_ACL_ARN)), [WAF_IN_STACK], id="literal-arn"
+        ),
+        pytest.param(
+            _served(multitenant_distribution(webAclId=OTHER_ACL_ARN)),
+            [WAF_IN_STACK],
+            id="multitenant-literal-arn",
+        ),
+        pytest.param(
+            _served(
+                _linked(distribution(webAclId=CLASSIC_ACL.id), "webAclId", CLASSIC_ACL), CLASSIC_ACL
+            ),
+            [WAF_IN_STACK],
+            id="waf-classic-id",
+        ),
+        pytest.param(
+            _served(
+                _linked(distribution(webAclId=OTHER_ACL_ARN, comment=ACL_ARN), "comment", WAF[0])
+            ),
+            [WAF_IN_STACK],
+            id="literal-beside-a-link-from-another-input",
+        ),
+        pytest.param(
+            _served(_linked(distribution(webAclId=OTHER_ACL_ARN), "webAclId", WAF[0])),
+            [WAF_IN_STACK],
+            id="linked-acl-has-another-arn",
+        ),
+        pytest.param(_served(distribution()), [], id="declared-acl"),
+        pytest.param(_served(multitenant_distribution()), [], id="multitenant-declared-acl"),
+        pytest.param(
+            [
+                DEFAULT_PROVIDER,
+                *_declared_waf(arn=None),
+                _linked(distribution(webAclId=OTHER_ACL_ARN), "webAclId", WAF[0]),
+            ],
+            [],
+            id="linked-acl-without-arn-output",
+        ),
+    ],
+)
+def test_web_acl_is_held_to_the_stack(
+    judge: Judge, records: list[ResourceRecord], blocked: list[str]
+) -> None:
+    found = judge(records)
+
+    assert policies(found) == blocked, explain(records[-1].urn, found)
+
+
+@pytest.mark.parametrize(
+    ("sources", "mandatory", "advisory"),
+    [
+        pytest.param([WAF[0]], [], False, id="linked-to-declared-acl"),
+        pytest.param([], [], True, id="unlinked"),
+        pytest.param([CLASSIC_ACL], [WAF_IN_STACK], False, id="linked-to-waf-classic"),
+    ],
+)
+def test_unknown_web_acl_at_preview(
+    preview_pack: PolicyPack, sources: list[ResourceRecord], mandatory: list[str], advisory: bool
+) -> None:
+    acl, logs, logging = WAF
+    acl = dataclasses.replace(acl, outputs={**acl.outputs, "arn": UNKNOWN})
+    cdn = _linked(distribution(webAclId=UNKNOWN), "webAclId", *sources)
+
+    found = preview_pack.check([DEFAULT_PROVIDER, acl, logs, logging, CLASSIC_ACL, cdn])
+
+    assert policies(found) == mandatory, explain(cdn.urn, found)
+    assert (WAF_IN_STACK in policies(found, "advisory")) == advisory, explain(cdn.urn, found)
+
+
+# --- distribution tenants --------------------------------------------------------------------
+
+TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+TENANT_CDN = multitenant_distribution()
+
+
+def _tenant(customizations: Any = None, *acls: ResourceRecord) -> ResourceRecord:
+    """A tenant of TENANT_CDN; `customizations` left out when None, built from `acls`."""
+    props: dict[str, Any] = {
+        "distributionId": TENANT_CDN.id,
+        "domains": [{"domain": "tenant.example.eu"}],
+        "enabled": True,
+    }
+    if customizations is not None:
+        props["customizations"] = customizations
+    links = {"distributionId": [TENANT_CDN], **({"customizations": list(acls)} if acls else {})}
+    return resource(TENANT, "tenant", props, links=links)
+
+
+SECOND_WAF = _declared_waf("tenant-waf", "arn:aws:wafv2:us-east-1:111122223333:global/webacl/t/2")
+
+
+@pytest.mark.parametrize(
+    ("record", "blocked"),
+    [
+        pytest.param(
+            _tenant(
+                {"geoRestriction": {"restrictionType": "none"}, "webAcl": {"action": "disable"}}
+            ),
+            [WAF_ATTACHED, GEO],
+            id="waf-disabled-and-geo-none",
+        ),
+        pytest.param(
+            _tenant({"webAcl": {"action": "override", "arn": OTHER_ACL_ARN}}),
+            [WAF_IN_STACK],
+            id="override-with-acl-not-in-stack",
+        ),
+        pytest.param(
+            _tenant({"webAcl": {"action": "override"}}), [WAF_ATTACHED], id="override-no-arn"
+        ),
+        pytest.param(
+            _tenant(
+                {"geoRestriction": {"restrictionType": "whitelist", "locations": ["DE", "GB"]}}
+            ),
+            [GEO],
+            id="geo-gb-added",
+        ),
+        pytest.param(
+            _tenant({"geoRestriction": {"restrictionType": "blacklist", "locations": ["RU"]}}),
+            [GEO],
+            id="geo-blacklist",
+        ),
+        pytest.param(
+            _tenant({"geoRestriction": {"restrictionType": "whitelist"}}), [GEO], id="geo-empty"
+        ),
+        pytest.param(_tenant(), [], id="no-customizations"),
+        pytest.param(
+            _tenant({"webAcl": {"action": "override", "arn": SECOND_WAF[0].outputs["arn"]}}),
+            [],
+            id="override-with-declared-acl",
+        ),
+        pytest.param(
+            _tenant(
+                {"geoRestriction": {"restrictionType": "whitelist", "locations": ["DE", "FR"]}}
+            ),
+            [],
+            id="geo-eu-subset",
+        ),
+    ],
+)
+def test_tenant_customization_keeps_both_fences(
+    judge: Judge, record: ResourceRecord, blocked: list[str]
+) -> None:
+    records = [*_served(TENANT_CDN, *SECOND_WAF), record]
+
+    found = judge(records)
+
+    assert policies(found) == sorted(blocked), explain(record.urn, found)
+    assert {v.urn for v in found} <= {record.urn}, explain(record.urn, found)
+
+
+def test_configured_countries_hold_tenants_too(pack: PolicyPack) -> None:
+    record = _tenant({"geoRestriction": {"restrictionType": "whitelist", "locations": ["FR"]}})
+    pack.configure({GEO: {"allowedCountries": ["DE", "AT"]}})
+
+    found = pack.analyze(record)
+
+    assert policies(found) == [GEO], explain(record.urn, found)
+    assert "FR" in found[0].message
+
+
+def test_tenant_override_not_known_at_preview_is_not_blocked(preview_pack: PolicyPack) -> None:
+    acl, logs, logging = SECOND_WAF
+    acl = dataclasses.replace(acl, outputs={**acl.outputs, "arn": UNKNOWN})
+    record = _tenant({"webAcl": {"action": "override", "arn": UNKNOWN}}, acl)
+
+    found = preview_pack.check([*_served(TENANT_CDN, acl, logs, logging), record])
+
+    assert policies(found) == [], explain(record.urn, found)
+    assert WAF_IN_STACK not in policies(found, "advisory"), explain(record.urn, found)

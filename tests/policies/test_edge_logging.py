@@ -58,8 +58,12 @@ def _logging(destination: str = GROUP_ARN, acl: ResourceRecord = ACL) -> Resourc
     return resource(LOGGING, "waf-logging", props, links=links)
 
 
+# The web ACL the builders' distributions name, with its logging: cloudfront-waf-in-stack's due.
+WAF = [ACL, WAF_LOGS, _logging()]
+
+
 def test_compliant_edge_logging_passes(judge: Judge) -> None:
-    records = [*edge(), ACL, WAF_LOGS, _logging(), distribution()]
+    records = [*edge(), *WAF, distribution()]
 
     found = judge(records)
 
@@ -79,7 +83,7 @@ UNLOGGED_ALB = without(load_balancer(), "accessLogs")
 def test_distribution_without_logging_is_blocked(judge: Judge) -> None:
     cdn = without(distribution(), "loggingConfig")
 
-    found = judge([DEFAULT_PROVIDER, cdn])
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn])
 
     assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
 
@@ -107,14 +111,14 @@ def _delivery(source: ResourceRecord) -> ResourceRecord:
 def test_v2_log_delivery_passes(judge: Judge, cdn: ResourceRecord) -> None:
     source = _source(cdn)
 
-    found = judge([DEFAULT_PROVIDER, cdn, source, _delivery(source)])
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn, source, _delivery(source)])
 
     assert found == [], explain(cdn.urn, found)
 
 
 @pytest.mark.parametrize("cdn", UNLOGGED)
 def test_v2_source_without_delivery_is_blocked(judge: Judge, cdn: ResourceRecord) -> None:
-    found = judge([DEFAULT_PROVIDER, cdn, _source(cdn)])
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn, _source(cdn)])
 
     assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
 
@@ -122,16 +126,45 @@ def test_v2_source_without_delivery_is_blocked(judge: Judge, cdn: ResourceRecord
 def test_multitenant_distribution_without_v2_logging_is_blocked(judge: Judge) -> None:
     cdn = multitenant_distribution()
 
-    found = judge([DEFAULT_PROVIDER, cdn])
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn])
 
     assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
+
+
+def test_multitenant_legacy_logging_config_does_not_count(judge: Judge) -> None:
+    # The type has no loggingConfig input: a bucket in its properties logs nothing.
+    cdn = multitenant_distribution(loggingConfig={"bucket": "logs.s3.amazonaws.com"})
+
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn])
+
+    assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
+    assert "v2 only" in found[0].message
+
+
+DESTINATION = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
+
+
+def test_v2_delivery_in_us_east_1_passes(judge: Judge) -> None:
+    # AWS takes CloudFront's delivery source, destination and delivery in us-east-1 only.
+    cdn = multitenant_distribution()
+    where = {"region": "us-east-1"}
+    source = changed(_source(cdn), **where)
+    target = {"destinationResourceArn": "arn:aws:s3:::cdn-logs"}
+    destination = resource(
+        DESTINATION, "cdn-destination", {**where, "deliveryDestinationConfiguration": target}
+    )
+    delivery = changed(_delivery(source), **where)
+
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn, source, destination, delivery])
+
+    assert found == [], explain(cdn.urn, found)
 
 
 def test_delivery_of_other_than_access_logs_is_blocked(judge: Judge) -> None:
     cdn = without(distribution(), "loggingConfig")
     source = _source(cdn, log_type="CONNECTION_LOGS")
 
-    found = judge([DEFAULT_PROVIDER, cdn, source, _delivery(source)])
+    found = judge([DEFAULT_PROVIDER, *WAF, cdn, source, _delivery(source)])
 
     assert policies(found) == ["cloudfront-access-logs"], explain(cdn.urn, found)
 
@@ -139,7 +172,7 @@ def test_delivery_of_other_than_access_logs_is_blocked(judge: Judge) -> None:
 def test_unknown_logging_bucket_at_preview_is_advisory(preview_pack: PolicyPack) -> None:
     cdn = distribution(loggingConfig={"bucket": UNKNOWN, "prefix": "cf/"})
 
-    found = preview_pack.check([DEFAULT_PROVIDER, cdn])
+    found = preview_pack.check([DEFAULT_PROVIDER, *WAF, cdn])
 
     assert policies(found) == [], explain(cdn.urn, found)
     assert "cloudfront-access-logs" in policies(found, "advisory"), explain(cdn.urn, found)

@@ -104,3 +104,44 @@ def test_private_variant_passes(pack: PolicyPack, token: str, inputs: dict[str, 
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
     assert POLICY not in policies(found), explain(record.urn, found)
+
+
+NODE_CLASS_TEXT = (
+    "apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata: {name: public}\n"
+    "spec: {role: nodes, associatePublicIPAddress: true}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("token", "inputs"),
+    [
+        pytest.param(
+            "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+            {"spec": {"role": "nodes", "associatePublicIPAddress": True}},
+            id="node-class",
+        ),
+        pytest.param("kubernetes:yaml/v2:ConfigGroup", {"yaml": [NODE_CLASS_TEXT]}, id="in-yaml"),
+        pytest.param(
+            "aws:ec2/spotFleetRequest:SpotFleetRequest",
+            {"launchSpecifications": [{"ami": "ami-1", "associatePublicIpAddress": True}]},
+            id="spot-fleet",
+        ),
+    ],
+)
+def test_nodes_with_public_addresses_are_blocked(
+    pack: PolicyPack, token: str, inputs: dict[str, Any]
+) -> None:
+    record = resource(token, "nodes", inputs)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert "no-public-front-door" in policies(found), explain(record.urn, found)
+
+
+def test_node_class_without_public_addresses_passes(pack: PolicyPack) -> None:
+    spec = {"role": "nodes", "associatePublicIPAddress": False}
+    record = resource("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "nodes", {"spec": spec})
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert "no-public-front-door" not in policies(found), explain(record.urn, found)

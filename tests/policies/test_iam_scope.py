@@ -1,4 +1,4 @@
-"""IAM scope: no Resource "*" beyond what AWS can't narrow, and one party per trust policy."""
+"""IAM scope: resources in this account and region, and one party per trust policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from tests.policies.builders import DEFAULT_PROVIDER, UNKNOWN, changed, resource
 from tests.policies.conftest import Judge
 from tests.policies.expect import explain, policies
-from tools.analyzer import PolicyPack
+from tools.analyzer import PolicyPack, PolicyPackError
 from tools.records import ResourceRecord
 
 ROLE = "aws:iam/role:Role"
@@ -120,6 +120,143 @@ def test_wildcard_resource_is_blocked(pack: PolicyPack, record: ResourceRecord) 
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
     assert policies(found) == ["iam-no-wildcard-resource"], explain(record.urn, found)
+
+
+WIDE = "iam-no-wildcard-resource"
+
+
+def _holders(resource_: str) -> list[ResourceRecord]:
+    """Every identity-policy holder, granting one named action on `resource_`."""
+    document = _document({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": resource_})
+    return [
+        resource("aws:iam/policy:Policy", "p", {"policy": document}),
+        resource("aws:iam/rolePolicy:RolePolicy", "rp", {"role": "r", "policy": document}),
+        resource("aws:iam/userPolicy:UserPolicy", "up", {"user": "u", "policy": document}),
+        resource("aws:iam/groupPolicy:GroupPolicy", "gp", {"group": "g", "policy": document}),
+        resource(
+            ROLE,
+            "role",
+            {
+                "assumeRolePolicy": _document(POD_TRUST),
+                "inlinePolicies": [{"name": "x", "policy": document}],
+            },
+        ),
+    ]
+
+
+HOLDERS = ["policy", "role-policy", "user-policy", "group-policy", "role-inline"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        # Found by the red-team review: every account's roles, queues and keys.
+        pytest.param("arn:aws:iam::*:role/*", id="any-account"),
+        pytest.param("arn:aws:sqs:*:*:*", id="any-queue-anywhere"),
+        pytest.param("arn:aws:kms:*:*:key/*", id="any-key-anywhere"),
+        pytest.param("arn:aws:sqs:eu-*:111122223333:jobs", id="partial-region"),
+        pytest.param("arn:aws:sqs:eu-central-1:1111222233?3:jobs", id="partial-account"),
+        pytest.param("arn:*:sqs:eu-central-1:111122223333:jobs", id="any-partition"),
+        pytest.param("arn:aws:*:eu-central-1:111122223333:jobs", id="any-service"),
+        pytest.param("arn:aws:sqs:eu-central-1:111122223333:*", id="whole-service"),
+        pytest.param("arn:aws:s3:::*/*", id="every-bucket-objects"),
+        pytest.param("arn:aws:s3:::matching-*/*", id="bucket-names-of-every-account"),
+        pytest.param("arn:aws:sqs:*", id="not-a-whole-arn"),
+        pytest.param("jobs*", id="not-an-arn"),
+        pytest.param("**", id="double-star"),
+        pytest.param(" * ", id="padded-star"),
+    ],
+)
+@pytest.mark.parametrize("holder", range(len(HOLDERS)), ids=HOLDERS)
+def test_resource_pattern_beyond_this_account_is_blocked(
+    pack: PolicyPack, pattern: str, holder: int
+) -> None:
+    record = _holders(pattern)[holder]
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [WIDE], explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        pytest.param("arn:aws:sqs:eu-central-1:111122223333:matching-*", id="named-prefix"),
+        pytest.param("arn:aws:ec2:eu-central-1::image/*", id="aws-owned-images"),
+        pytest.param("arn:aws:s3:::matching-logs/alb/*", id="objects-of-one-bucket"),
+        pytest.param(
+            "arn:aws:elasticloadbalancing:eu-central-1:111122223333:targetgroup/*/*",
+            id="kind-named",
+        ),
+        pytest.param(
+            "arn:aws:logs:eu-central-1:111122223333:log-group:/aws/vpc/flow-logs:*",
+            id="log-streams",
+        ),
+        pytest.param("arn:aws:iam::111122223333:instance-profile/*", id="global-service"),
+    ],
+)
+def test_resource_pattern_in_this_account_passes(pack: PolicyPack, pattern: str) -> None:
+    for record in _holders(pattern):
+        found = pack.analyze(record, DEFAULT_PROVIDER)
+
+        assert found == [], explain(record.urn, found)
+
+
+def test_not_action_on_star_is_blocked(pack: PolicyPack) -> None:
+    statement = {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+    record = resource("aws:iam/rolePolicy:RolePolicy", "grant", {"policy": _document(statement)})
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert WIDE in policies(found), explain(record.urn, found)
+
+
+PUBLIC_PARAMETERS = "arn:aws:ssm:eu-central-1:*:parameter/aws/service/*"
+
+
+def _allowing(pattern: str, *types: str) -> dict[str, Any]:
+    entry = {"reason": "AWS's public parameters carry no account", "resourceTypes": list(types)}
+    return {WIDE: {"allowedPatterns": {pattern: entry}}}
+
+
+def test_allow_listed_pattern_passes_where_the_config_allows_it(pack: PolicyPack) -> None:
+    pack.configure(_allowing(PUBLIC_PARAMETERS, "aws:iam/policy:Policy"))
+    allowed, elsewhere = _holders(PUBLIC_PARAMETERS)[:2]
+
+    assert pack.analyze(allowed, DEFAULT_PROVIDER) == [], allowed.urn
+    assert policies(pack.analyze(elsewhere, DEFAULT_PROVIDER)) == [WIDE], elsewhere.urn
+
+
+def test_allow_list_is_exact(pack: PolicyPack) -> None:
+    pack.configure(_allowing(PUBLIC_PARAMETERS, "aws:iam/policy:Policy"))
+    record = _holders("arn:aws:ssm:eu-central-1:*:parameter/*")[0]
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == [WIDE], explain(record.urn, found)
+
+
+@pytest.mark.parametrize("pattern", ["*", "**", "jobs*"])
+def test_config_allows_only_arns(pack: PolicyPack, pattern: str) -> None:
+    """A lone "*" is judged by the list of actions AWS can't narrow, never by config."""
+    with pytest.raises(PolicyPackError, match=WIDE):
+        pack.configure(_allowing(pattern, "aws:iam/policy:Policy"))
+
+
+def test_resource_policy_pattern_is_bounded_by_its_resource(pack: PolicyPack) -> None:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::*/*",
+    }
+    record = resource(
+        "aws:s3/bucketPolicy:BucketPolicy", "bp", {"bucket": "b", "policy": _document(statement)}
+    )
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert WIDE not in policies(found), explain(record.urn, found)
 
 
 def test_key_policy_star_is_exempt(pack: PolicyPack) -> None:

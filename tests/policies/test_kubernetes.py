@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from tests.policies.builders import resource
+from tests.policies.builders import DEFAULT_PROVIDER, UNKNOWN, resource
+from tests.policies.conftest import Judge
 from tests.policies.expect import explain, policies
 from tools.analyzer import PolicyPack
 from tools.records import ResourceRecord
@@ -190,7 +193,15 @@ def test_unparseable_yaml_is_blocked(pack: PolicyPack) -> None:
 
     found = pack.analyze(record)
 
-    expected = ["k8s-namespace-restricted", "k8s-no-ingress", "k8s-no-loadbalancer-service"]
+    # Every policy that reads objects says it could not: none of them passes the text unread.
+    expected = [
+        "k8s-images-pinned",
+        "k8s-namespace-restricted",
+        "k8s-no-ingress",
+        "k8s-no-loadbalancer-service",
+        "k8s-pod-restricted",
+        "k8s-resources-set",
+    ]
     assert policies(found) == expected, explain(record.urn, found)
 
 
@@ -254,3 +265,62 @@ def test_helm_falsy_enabled_passes(pack: PolicyPack, enabled: object) -> None:
     found = pack.analyze(release)
 
     assert found == [], explain(release.urn, found)
+
+
+def test_kustomize_directory_is_out_of_sight(pack: PolicyPack) -> None:
+    record = resource(
+        "kubernetes:kustomize/v2:Directory", "overlay", {"directory": "./overlays/prod"}
+    )
+
+    found = pack.analyze(record)
+
+    assert policies(found, "advisory") == ["k8s-manifests-visible"], explain(record.urn, found)
+    assert "./overlays/prod" in found[0].message
+
+
+TARGET_GROUP = resource(
+    "aws:lb/targetGroup:TargetGroup",
+    "api-tg",
+    {"name": "api-tg", "port": 8080, "protocol": "HTTP", "targetType": "ip"},
+    computed={"arn": "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/api-tg/1"},
+)
+BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
+
+
+def _binding(arn: str, *, linked: bool) -> ResourceRecord:
+    body = {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": {"name": "api", "namespace": "matching"},
+        "spec": {"targetGroupARN": arn, "serviceRef": {"name": "api", "port": 8080}},
+    }
+    return resource(BINDING, "api", body, links={"spec": [TARGET_GROUP]} if linked else None)
+
+
+def test_binding_to_a_declared_target_group_passes(judge: Judge) -> None:
+    binding = _binding(TARGET_GROUP.outputs["arn"], linked=True)
+
+    found = judge([DEFAULT_PROVIDER, TARGET_GROUP, binding])
+
+    assert found == [], explain(binding.urn, found)
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["literal", "literal-beside-a-link"])
+def test_binding_to_a_target_group_from_elsewhere_is_blocked(judge: Judge, linked: bool) -> None:
+    binding = _binding(
+        "arn:aws:elasticloadbalancing:eu-central-1:1:targetgroup/public/2", linked=linked
+    )
+
+    found = judge([DEFAULT_PROVIDER, TARGET_GROUP, binding])
+
+    assert policies(found) == ["k8s-target-groups-declared"], explain(binding.urn, found)
+
+
+def test_unknown_target_group_at_preview(preview_pack: PolicyPack) -> None:
+    built = _binding(UNKNOWN, linked=True)
+    stray = dataclasses.replace(_binding(UNKNOWN, linked=False), name="stray", urn=built.urn + "-2")
+
+    found = preview_pack.check([DEFAULT_PROVIDER, TARGET_GROUP, built, stray])
+
+    assert policies(found) == [], explain(built.urn, found)
+    assert policies(found, "advisory") == ["k8s-target-groups-declared"], explain(stray.urn, found)

@@ -146,3 +146,79 @@ def test_unknown_id_from_nowhere_is_advisory_at_preview(preview_pack: PolicyPack
 
     assert policies(found) == [], explain(group.urn, found)
     assert policies(found, "advisory") == ["launch-templates-declared"], explain(group.urn, found)
+
+
+def test_literal_id_beside_a_linked_version_is_blocked_at_preview(
+    preview_pack: PolicyPack,
+) -> None:
+    # Only the version comes from the stack's new template; the id is a known literal, so it
+    # cannot be that template's, whose id nobody knows before it exists.
+    template = resource(LAUNCH_TEMPLATE, "nodes-lt", TEMPLATE.inputs)
+    group = resource(
+        "aws:eks/nodeGroup:NodeGroup",
+        "nodes",
+        {"launchTemplate": {"id": FOREIGN_ID, "version": UNKNOWN}},
+        links={"launchTemplate": [template]},
+    )
+
+    found = preview_pack.check([DEFAULT_PROVIDER, template, group])
+
+    assert policies(found) == ["launch-templates-declared"], explain(group.urn, found)
+
+
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
+CONFIGURATION = resource(
+    LAUNCH_CONFIGURATION,
+    "nodes-lc",
+    {"name": "nodes-lc", "imageId": "ami-0abc", "instanceType": "m7i.large"},
+    cloud_id="nodes-lc",
+)
+
+
+@pytest.mark.parametrize(
+    ("launcher", "declared"),
+    [
+        pytest.param(
+            _launcher(
+                "aws:batch/computeEnvironment:ComputeEnvironment",
+                "computeResources",
+                {"type": "EC2", "launchTemplate": {"launchTemplateId": FOREIGN_ID}},
+                linked=False,
+            ),
+            False,
+            id="batch-foreign",
+        ),
+        pytest.param(
+            _launcher(
+                "aws:batch/computeEnvironment:ComputeEnvironment",
+                "computeResources",
+                {"type": "EC2", "launchTemplate": {"launchTemplateId": TEMPLATE_ID}},
+                linked=True,
+            ),
+            True,
+            id="batch-ours",
+        ),
+        pytest.param(
+            resource("aws:autoscaling/group:Group", "asg", {"launchConfiguration": "legacy-lc"}),
+            False,
+            id="asg-configuration-foreign",
+        ),
+        pytest.param(
+            resource(
+                "aws:autoscaling/group:Group",
+                "asg",
+                {"launchConfiguration": "nodes-lc"},
+                links={"launchConfiguration": [CONFIGURATION]},
+            ),
+            True,
+            id="asg-configuration-ours",
+        ),
+    ],
+)
+def test_batch_and_launch_configurations_are_held_to_the_stack(
+    judge: Judge, launcher: ResourceRecord, declared: bool
+) -> None:
+    found = judge([DEFAULT_PROVIDER, TEMPLATE, CONFIGURATION, launcher])
+
+    blocked = "launch-templates-declared" in policies(found)
+    assert blocked is not declared, explain(launcher.urn, found)

@@ -13,6 +13,22 @@ TOPIC = "aws:sns/topic:Topic"
 TABLE = "aws:dynamodb/table:Table"
 LONDON = provider("london", "eu-west-2")
 UNPINNED = provider("unpinned", None)
+# CloudFront's access logs (logging v2): AWS takes their delivery parts in us-east-1 only.
+LOG_DELIVERY_PARTS = {
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": {
+        "name": "cdn",
+        "logType": "ACCESS_LOGS",
+        "resourceArn": "arn:aws:cloudfront::111122223333:distribution/E2ABCDEF234567",
+    },
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": {
+        "name": "cdn-logs",
+        "deliveryDestinationConfiguration": {"destinationResourceArn": "arn:aws:s3:::cdn-logs"},
+    },
+    "aws:cloudwatch/logDelivery:LogDelivery": {
+        "deliverySourceName": "cdn",
+        "deliveryDestinationArn": "arn:aws:logs:us-east-1:111122223333:delivery-destination:cdn",
+    },
+}
 
 
 def _topic(region: str | None = None, via: ResourceRecord = DEFAULT_PROVIDER) -> ResourceRecord:
@@ -32,6 +48,23 @@ def _topic(region: str | None = None, via: ResourceRecord = DEFAULT_PROVIDER) ->
             ),
             DEFAULT_PROVIDER,
             id="cloudfront-ip-set",
+        ),
+        pytest.param(
+            resource(
+                "aws:wafv2/ruleGroup:RuleGroup",
+                "partners",
+                {"scope": "CLOUDFRONT", "region": "us-east-1", "capacity": 10},
+            ),
+            DEFAULT_PROVIDER,
+            id="cloudfront-rule-group",
+        ),
+        *(
+            pytest.param(
+                resource(token, "cdn-logs", {**inputs, "region": "us-east-1"}),
+                DEFAULT_PROVIDER,
+                id=f"cloudfront-{token.rsplit(':', 1)[-1]}",
+            )
+            for token, inputs in LOG_DELIVERY_PARTS.items()
         ),
         pytest.param(
             resource("aws:iam/role:Role", "r", {}, via=UNPINNED), UNPINNED, id="global-iam"
@@ -60,6 +93,14 @@ def test_allowed_region_passes(
             id="table-in-us-east-1",
         ),
         pytest.param(_topic("us-west-2"), DEFAULT_PROVIDER, id="us-west-2"),
+        *(
+            pytest.param(
+                resource(token, "cdn-logs", {**inputs, "region": "us-west-2"}),
+                DEFAULT_PROVIDER,
+                id=f"{token.rsplit(':', 1)[-1]}-us-west-2",
+            )
+            for token, inputs in LOG_DELIVERY_PARTS.items()
+        ),
         pytest.param(_topic(via=UNPINNED), UNPINNED, id="unpinned"),
     ],
 )

@@ -46,11 +46,22 @@ def _storage_class(parameters: dict[str, str], provisioner: str = "ebs.csi.aws.c
     return resource(STORAGE_CLASS, "gp3", {"metadata": {"name": "gp3"}, **body})
 
 
+def _data_disk_only() -> list[dict[str, Any]]:
+    """Only a data disk, encrypted: the root volume is the AMI's, as it comes."""
+    return [{"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100, "encrypted": True}}]
+
+
+def _persistent_volume(source: dict[str, Any]) -> ResourceRecord:
+    spec = {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], **source}
+    token = "kubernetes:core/v1:PersistentVolume"
+    return resource(token, "data", {"metadata": {"name": "data"}, "spec": spec})
+
+
 ENCRYPTED = [
     pytest.param(_template(_root(encrypted="true")), id="template"),
     pytest.param(
         _template(
-            [{"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}, *_root(encrypted="True")]
+            [{"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}, *_root(encrypted="true")]
         ),
         id="template-ephemeral",
     ),
@@ -60,6 +71,10 @@ ENCRYPTED = [
         resource("aws:ebs/volume:Volume", "data", {"size": 10, "encrypted": True}), id="volume"
     ),
     pytest.param(_node_class(_root(encrypted=True)), id="node-class"),
+    pytest.param(
+        _node_class([{"deviceName": "/dev/xvdb", "rootVolume": True, "ebs": {"encrypted": True}}]),
+        id="node-class-root-volume-flag",
+    ),
     pytest.param(_storage_class({"type": "gp3", "encrypted": "true"}), id="storage-class"),
     pytest.param(_storage_class({}, provisioner="efs.csi.aws.com"), id="not-ebs"),
 ]
@@ -87,11 +102,36 @@ UNSET = [
     pytest.param(
         resource("aws:eks/nodeGroup:NodeGroup", "nodes", {"diskSize": 50}), id="node-group"
     ),
-    pytest.param(_node_class(None), id="node-class-defaults"),
-    pytest.param(_storage_class({"type": "gp3"}), id="storage-class"),
+    pytest.param(_template(_data_disk_only()), id="template-root-unmapped"),
 ]
-# Each turning encryption off outright: no account default excuses it.
+# Each turning encryption off outright, or a Kubernetes object, which names no region an account
+# default could be matched to: no account default excuses them.
 OFF = [
+    pytest.param(_node_class(None), id="node-class-defaults"),
+    pytest.param(_node_class(_data_disk_only()), id="node-class-root-unmapped"),
+    pytest.param(_storage_class({"type": "gp3"}), id="storage-class-unset"),
+    pytest.param(_template(_root(encrypted="True")), id="template-capitalised"),
+    pytest.param(_storage_class({"encrypted": " true "}), id="storage-class-padded"),
+    pytest.param(_storage_class({"encrypted": "True"}), id="storage-class-capitalised"),
+    pytest.param(
+        _persistent_volume({"awsElasticBlockStore": {"volumeID": "vol-0abc"}}), id="pv-in-tree"
+    ),
+    pytest.param(
+        _persistent_volume({"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0abc"}}),
+        id="pv-csi",
+    ),
+    pytest.param(
+        resource(
+            "aws:ec2/spotFleetRequest:SpotFleetRequest",
+            "fleet",
+            {
+                "launchSpecifications": [
+                    {"ami": "ami-1", "rootBlockDevices": [{"encrypted": False}]}
+                ]
+            },
+        ),
+        id="spot-fleet-inline",
+    ),
     pytest.param(_template(_root(encrypted="false")), id="template"),
     pytest.param(_instance(rootBlockDevice={"encrypted": False}), id="instance"),
     pytest.param(

@@ -47,9 +47,12 @@ KINDS: dict[str, Callable[[Pod], Pod]] = {
     "kubernetes:apps/v1:Deployment": _templated,
     "kubernetes:apps/v1:StatefulSet": _templated,
     "kubernetes:apps/v1:DaemonSet": _templated,
+    "kubernetes:apps/v1:ReplicaSet": _templated,
+    "kubernetes:core/v1:ReplicationController": _templated,
     "kubernetes:batch/v1:Job": _templated,
     "kubernetes:batch/v1:CronJob": _scheduled,
     "kubernetes:core/v1:Pod": _bare,
+    "kubernetes:extensions/v1beta1:DaemonSet": _templated,
 }
 
 
@@ -170,3 +173,63 @@ def test_unknown_image_at_preview_is_advisory(preview_pack: PolicyPack) -> None:
 
     assert policies(found) == [], explain(record.urn, found)
     assert "k8s-images-pinned" in policies(found, "advisory"), explain(record.urn, found)
+
+
+def _daemon_set_text(privileged: bool) -> str:
+    """A DaemonSet as a chart or a manifest file would write it."""
+    context = "{privileged: true}" if privileged else "{allowPrivilegeEscalation: false}"
+    return (
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: monitoring}\n"
+        "spec:\n  template:\n    spec:\n      hostPID: true\n      containers:\n"
+        f"      - name: agent\n        image: agent:latest\n        securityContext: {context}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "inputs"),
+    [
+        pytest.param(
+            "kubernetes:yaml/v2:ConfigGroup", {"yaml": [_daemon_set_text(True)]}, id="yaml-text"
+        ),
+        pytest.param(
+            "kubernetes:apps/v1:DeploymentList",
+            {"items": [{"kind": "Deployment", "spec": _templated(_context(privileged=True))}]},
+            id="list",
+        ),
+        pytest.param(
+            "kubernetes:apps/v1:DeploymentPatch",
+            {
+                "metadata": {"name": "coredns", "namespace": "kube-system"},
+                "spec": _templated({"hostNetwork": True, "containers": [{"name": "coredns"}]}),
+            },
+            id="patch-sets-host-network",
+        ),
+    ],
+)
+def test_wrapped_unrestricted_pod_is_blocked(
+    pack: PolicyPack, token: str, inputs: dict[str, Any]
+) -> None:
+    record = resource(token, "agent", inputs)
+
+    assert "k8s-pod-restricted" in _check(pack, record), record.urn
+
+
+def test_patch_is_judged_by_what_it_sets(pack: PolicyPack) -> None:
+    # Scaling a Deployment and bumping its image tag leaves its security context as it was.
+    pod = {"containers": [{"name": "worker", "image": IMAGE}]}
+    record = resource(
+        "kubernetes:apps/v1:DeploymentPatch",
+        "worker",
+        {"metadata": {"name": "worker"}, "spec": {"replicas": 3, **_templated(pod)}},
+    )
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)
+
+
+def test_patch_to_a_moving_tag_is_blocked(pack: PolicyPack) -> None:
+    pod = {"containers": [{"name": "worker", "image": "worker:latest"}]}
+    record = resource("kubernetes:apps/v1:DeploymentPatch", "worker", {"spec": _templated(pod)})
+
+    assert _check(pack, record) == ["k8s-images-pinned"], record.urn
