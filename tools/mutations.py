@@ -962,7 +962,19 @@ def _waf_separate_rule(records: Records) -> Records:
     return add(records, acl, token, "matching-waf-partners", props, links={"webAclArn": [acl]})
 
 
+@edit("waf-rate-limit-challenge", "the rate-based rule only challenges: token holders go on")
+def _waf_rate_challenge(records: Records) -> Records:
+    def change(rules: list[Any]) -> list[Any]:
+        for rule in rules:
+            if "rateBasedStatement" in rule["statement"]:
+                rule["action"] = {"challenge": {}}
+        return rules
+
+    return _rules(records, change)
+
+
 WAF_BYPASSES = [
+    _waf_rate_challenge,
     _waf_rule(
         "waf-managed-rule-override-allow",
         "a managed rule's match allowed past every later rule",
@@ -1229,6 +1241,12 @@ IAM_PATTERNS = [
         Action="s3:GetObject",
         Resource="arn:aws:s3:::matching-*/*",
     ),
+    _on_queue(
+        "iam-pass-every-role",
+        "the worker may pass any role of the account",
+        Action="iam:PassRole",
+        Resource="arn:aws:iam::222222222222:role/*",
+    ),
     _attached(
         "iam-managed-admin-amplify",
         "an admin-equivalent AWS policy on the worker",
@@ -1442,6 +1460,54 @@ PODS = [
         _first_container(lambda c: c["resources"]["limits"].pop("memory")),
     ),
     _worker_pod(
+        "pod-capabilities-added",
+        "the worker adds SYS_ADMIN to its capabilities",
+        _first_container(lambda c: c["securityContext"]["capabilities"].update(add=["SYS_ADMIN"])),
+    ),
+    _worker_pod(
+        "pod-host-port",
+        "the worker binds port 80 of its node",
+        _first_container(lambda c: c.update(ports=[{"containerPort": 8080, "hostPort": 80}])),
+    ),
+    _manifest(
+        "k8s-scaled-job-privileged",
+        "a KEDA ScaledJob whose pods run privileged",
+        "kubernetes:keda.sh/v1alpha1:ScaledJob",
+        {
+            "spec": {
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {
+                                        "name": "job",
+                                        "image": "job:1.0",
+                                        "securityContext": {"privileged": True},
+                                        "resources": {
+                                            "requests": {"cpu": "1", "memory": "1Gi"},
+                                            "limits": {"memory": "1Gi"},
+                                        },
+                                    }
+                                ]
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ),
+    _manifest(
+        "k8s-patch-adds-sidecar",
+        "a patch adds a container with no security context to a Deployment",
+        "kubernetes:apps/v1:DeploymentPatch",
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "sidecar", "image": "tool:1.0"}]}}
+            }
+        },
+    ),
+    _worker_pod(
         "pod-image-latest",
         "the worker runs a moving `latest` tag",
         _first_container(lambda c: c.update(image=c["image"].rsplit(":", 1)[0] + ":latest")),
@@ -1510,6 +1576,15 @@ def _asg_foreign_configuration(records: Records) -> Records:
     return add(records, template, "aws:autoscaling/group:Group", "matching-legacy-asg", props)
 
 
+@edit("batch-without-template", "a Batch compute environment on the AMI's own disks")
+def _batch_without_template(records: Records) -> Records:
+    template = find(records, LAUNCH_TEMPLATE)
+    compute = {"type": "EC2", "maxVcpus": 16, "instanceTypes": ["m7i"], "subnets": ["subnet-1"]}
+    props = {"type": "MANAGED", "computeResources": compute}
+    token = "aws:batch/computeEnvironment:ComputeEnvironment"
+    return add(records, template, token, "matching-batch", props)
+
+
 @edit("ebs-volume-unencrypted", "a plain EBS volume with encryption left to the account")
 def _plain_volume(records: Records) -> Records:
     template = find(records, LAUNCH_TEMPLATE)
@@ -1557,6 +1632,12 @@ VOLUMES = [
     ),
     _static_volume,
     _asg_foreign_configuration,
+    _batch_without_template,
+    setting(
+        "subnet-public-ip-on-launch",
+        *(("aws:ec2/subnet:Subnet", "private-0"), "mapPublicIpOnLaunch", True),
+        "nodes launched in the first private subnet get public IPs",
+    ),
 ]
 
 

@@ -295,8 +295,11 @@ def _counts_only(rule: object, key: str) -> bool:
 
 
 def _is_rate_limit(rule: object) -> bool:
+    """A rate-based rule that blocks: count lets every request through, and a client holding a
+    challenge or CAPTCHA token keeps sending past the limit."""
     statement: Any = get(rule, "statement", "rateBasedStatement")
-    return statement is not None and not _counts_only(rule, "action")
+    action = get(rule, "action")
+    return statement is not None and isinstance(action, Mapping) and "block" in action
 
 
 WAF_MANAGED_RULES = ResourceValidationPolicy(

@@ -101,6 +101,19 @@ def _node_class_public_ip(body: Any) -> bool:
     return _yes(get(body, "spec", "associatePublicIPAddress"))
 
 
+def _subnet_public(props: Any) -> bool:
+    return _yes(get(props, "mapPublicIpOnLaunch"))
+
+
+def _ecs_public(props: Any) -> bool:
+    return _yes(get(props, "networkConfiguration", "assignPublicIp"))
+
+
+def _search_public(props: Any) -> bool:
+    # Without VPC options a domain gets a public endpoint, guarded by its access policy only.
+    return not items(get(props, "vpcOptions", "subnetIds"))
+
+
 def _eip_attached(props: Any) -> bool:
     return get(props, "instance") is not None or get(props, "networkInterface") is not None
 
@@ -158,6 +171,20 @@ FRONT_DOORS: dict[str, FrontDoor] = {
     "aws:ec2/launchTemplate:LaunchTemplate": FrontDoor(
         "its instances get public IPs (a network interface with associatePublicIpAddress)",
         _template_public_ip,
+    ),
+    "aws:ec2/subnet:Subnet": FrontDoor(
+        "every instance launched in it, nodes included, gets a public IP (mapPublicIpOnLaunch)",
+        _subnet_public,
+    ),
+    "aws:ecs/service:Service": FrontDoor(
+        "its tasks get public IPs (networkConfiguration.assignPublicIp)", _ecs_public
+    ),
+    "aws:amplify/app:App": FrontDoor("an Amplify app is served on a public domain"),
+    "aws:opensearch/domain:Domain": FrontDoor(
+        "a domain without VPC options has a public endpoint", _search_public
+    ),
+    "aws:elasticsearch/domain:Domain": FrontDoor(
+        "a domain without VPC options has a public endpoint", _search_public
     ),
     "aws:ec2/eip:Eip": FrontDoor(
         "the Elastic IP is attached to an instance or network interface", _eip_attached

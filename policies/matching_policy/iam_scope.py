@@ -103,17 +103,47 @@ def _pattern_problem(resource: str) -> str | None:
     for name, value in zip(_ARN_FIELDS, fields[1:5], strict=True):
         if WILDCARD.search(value):
             return f"has a wildcard in its {name} field"
-    return _resource_part_problem(fields[5], shared=not fields[4])
+    problem = _resource_part_problem(fields[5], shared=not fields[4])
+    return problem or _every_secret_holder(fields[2], fields[5])
+
+
+# Kinds where "every one of the account" is a privilege in itself: passing any role, keys for
+# any user, any secret or key. EC2's `instance/*` and the like are scoped by tag conditions in
+# the policies AWS documents (Karpenter's), so they are not listed.
+SENSITIVE_KINDS = frozenset(
+    {
+        ("iam", "role"),
+        ("iam", "user"),
+        ("iam", "group"),
+        ("iam", "policy"),
+        ("secretsmanager", "secret"),
+        ("kms", "key"),
+        ("kms", "alias"),
+    }
+)
+
+
+def _every_secret_holder(service: str, part: str) -> str | None:
+    head, _, rest = _head(part)
+    if (service, head) in SENSITIVE_KINDS and rest and _GLOB_ONLY.fullmatch(rest):
+        return f"names every {head} of the account"
+    return None
 
 
 def _resource_part_problem(part: str, *, shared: bool) -> str | None:
     """The first part names the kind of resource (`role`, `key`) or the resource (a queue)."""
-    head = re.split(r"[/:]", part, maxsplit=1)[0]
+    head = _head(part)[0]
     if _GLOB_ONLY.fullmatch(head):
         return "leaves the resource itself a wildcard"
     if shared and WILDCARD.search(head):
         return f"matches {head!r} in a namespace every account shares"
     return None
+
+
+def _head(part: str) -> tuple[str, str, str]:
+    """The resource part split at its first `/` or `:`: head, separator, rest."""
+    pieces = re.split(r"([/:])", part, maxsplit=1)
+    return (pieces[0], pieces[1], pieces[2]) if len(pieces) == 3 else (part, "", "")
 
 
 def _wildcard_grants(statements: list[Mapping[str, Any]], allowed: frozenset[str]) -> list[str]:

@@ -96,6 +96,17 @@ def _volume(props: object) -> list[Finding]:
     return _flag(get(props, "encrypted"), "encrypted")
 
 
+def _batch(props: object) -> list[Finding]:
+    resources = get(props, "computeResources")
+    kind = get(resources, "type")
+    # Fargate compute environments have no EBS volumes of their own.
+    if resources is None or (isinstance(kind, str) and kind.upper().startswith("FARGATE")):
+        return []
+    if get(resources, "launchTemplate") is not None:
+        return []  # the template is judged on its own, and `launch-templates-declared` finds it
+    return [Finding("has no launch template: Batch's AMI keeps its disks as they come", True)]
+
+
 def _node_group(props: object) -> list[Finding]:
     if get(props, "launchTemplate") is not None:
         return []  # the template is judged on its own, and `launch-templates-declared` finds it
@@ -166,6 +177,7 @@ CHECKS: dict[str, PropsCheck] = {
     "aws:ebs/volume:Volume": _volume,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:ec2/spotFleetRequest:SpotFleetRequest": _spot_fleet,
+    "aws:batch/computeEnvironment:ComputeEnvironment": _batch,
 }
 
 EBS_EXAMPLE = """\
@@ -176,24 +188,41 @@ aws.ec2.LaunchTemplate("nodes", block_device_mappings=[{"device_name": "/dev/xvd
 
 def _check_ebs(args: StackValidationArgs, report: ReportViolation) -> None:
     verdicts = Verdicts(report)
-    defaults = {region_of(r) for r in args.resources if _turns_default_on(r)}
+    defaults = _defaults_on(args.resources)
 
     for resource in args.resources:
         verdicts.judge(resource.urn, _judge_resource, resource, defaults, verdicts)
     verdicts.close()
 
 
-def _turns_default_on(resource: PolicyResource) -> bool:
-    if resource.resource_type != ENCRYPTION_BY_DEFAULT:
-        return False
+Where = tuple[str | None, str | None]
+
+
+def _where(resource: PolicyResource) -> Where:
+    """The region and the provider (so the account) a resource is made with."""
+    provider = resource.provider.urn if resource.provider is not None else None
+    return region_of(resource), provider
+
+
+def _defaults_on(resources: list[PolicyResource]) -> set[Where]:
+    """Where the stack turns EBS default encryption on, and nothing in the stack turns it off.
+
+    An account default covers only volumes made through the same provider (one account, one
+    role): the same region of another account proves nothing.
+    """
+    settings = [r for r in resources if r.resource_type == ENCRYPTION_BY_DEFAULT]
+    on = {_where(r) for r in settings if _enabled(r)}
+    off = {_where(r) for r in settings if not _enabled(r)}
+    return on - off
+
+
+def _enabled(resource: PolicyResource) -> bool:
     # The provider turns the default on when `enabled` is left out.
     enabled = get(resource.props, "enabled")
     return enabled is None or enabled is True
 
 
-def _judge_resource(
-    resource: PolicyResource, defaults: set[str | None], verdicts: Verdicts
-) -> None:
+def _judge_resource(resource: PolicyResource, defaults: set[Where], verdicts: Verdicts) -> None:
     check = CHECKS.get(resource.resource_type)
     if check is not None:
         findings = [
@@ -206,7 +235,7 @@ def _judge_resource(
 
     # A Kubernetes object names no region, so no account default can be matched to it.
     kubernetes = resource.resource_type.startswith("kubernetes:")
-    covered = not kubernetes and region_of(resource) in defaults
+    covered = not kubernetes and _where(resource) in defaults
     for finding in findings:
         if not (finding.unset and covered):
             verdicts.violation(finding.message, resource.urn)

@@ -38,7 +38,12 @@ POD_SPECS = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "Pod": ("spec",),
     "PodTemplate": ("template", "spec"),
+    # Custom kinds that carry a pod template: KEDA's ScaledJob (KEDA runs here) and Argo's Rollout.
+    "ScaledJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "Rollout": _TEMPLATE,
 }
+# The one capability the restricted profile lets a container add.
+ADDABLE_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
 SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
 
@@ -91,7 +96,9 @@ def _restricted(pod: Any, _config: dict[str, Any], patch: bool) -> list[str]:
     ]
     pod_context = get(pod, "securityContext")
     for where, container in _containers(pod):
-        found += [f"{where} {f}" for f in _container_findings(pod_context, container, patch)]
+        # A patch container that names an image may be a new one: nothing proves it exists.
+        partial = patch and get(container, "image") is None
+        found += [f"{where} {f}" for f in _container_findings(pod_context, container, partial)]
     return found
 
 
@@ -107,6 +114,12 @@ def _container_findings(pod_context: Any, container: Any, patch: bool) -> list[s
         found.append("has a writable root filesystem")
     if _unsafe(get(context, "allowPrivilegeEscalation"), False, patch):
         found.append("allows privilege escalation")
+    added = [c for c in texts(get(context, "capabilities", "add")) if c not in ADDABLE_CAPABILITIES]
+    if added:
+        found.append(f"adds capabilities {', '.join(added)}")
+    ports = [p for p in items(get(container, "ports")) if get(p, "hostPort") not in (None, 0)]
+    if ports:
+        found.append("binds a port of the node (hostPort)")
     drop = get(context, "capabilities", "drop")
     if (drop is not None or not patch) and "ALL" not in texts(drop):
         found.append("does not drop ALL capabilities")
@@ -148,11 +161,10 @@ REQUIRED_RESOURCES = (("requests", "cpu"), ("requests", "memory"), ("limits", "m
 
 
 def _resources(pod: Any, _config: dict[str, Any], patch: bool) -> list[str]:
-    if patch:
-        return []  # a patch merges its containers into the object's, which keep their resources
-
     found: list[str] = []
     for where, container in _containers(pod):
+        if patch and get(container, "image") is None:
+            continue  # merged into a container of the object, which keeps its resources
         resources = get(container, "resources")
         missing = [f"{a}.{b}" for a, b in REQUIRED_RESOURCES if get(resources, a, b) is None]
         if missing:

@@ -34,6 +34,8 @@ RATE_RULE: dict[str, Any] = {
 }
 
 COUNTING_RATE_RULE: dict[str, Any] = {**RATE_RULE, "action": {"count": {}}}
+# A client that holds a solved challenge's token goes on past the limit.
+CHALLENGING_RATE_RULE: dict[str, Any] = {**RATE_RULE, "action": {"challenge": {}}}
 
 
 def _managed(name: str, **extra: Any) -> dict[str, Any]:
@@ -274,6 +276,10 @@ def test_unknown_destination_and_name_at_preview_is_advisory(preview_pack: Polic
         pytest.param(
             [*(_managed(g) for g in MANAGED_GROUPS), COUNTING_RATE_RULE],
             id="rate-rule-counts",
+        ),
+        pytest.param(
+            [*(_managed(g) for g in MANAGED_GROUPS), CHALLENGING_RATE_RULE],
+            id="rate-rule-challenges",
         ),
         pytest.param(
             [

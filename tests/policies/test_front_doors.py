@@ -145,3 +145,44 @@ def test_node_class_without_public_addresses_passes(pack: PolicyPack) -> None:
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
     assert "no-public-front-door" not in policies(found), explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("token", "inputs", "public"),
+    [
+        pytest.param(
+            "aws:ec2/subnet:Subnet",
+            {"vpcId": "vpc-1", "mapPublicIpOnLaunch": True},
+            True,
+            id="subnet",
+        ),
+        pytest.param(
+            "aws:ec2/subnet:Subnet",
+            {"vpcId": "vpc-1", "mapPublicIpOnLaunch": False},
+            False,
+            id="subnet-private",
+        ),
+        pytest.param(
+            "aws:ecs/service:Service",
+            {"networkConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": True}},
+            True,
+            id="ecs-service",
+        ),
+        pytest.param("aws:amplify/app:App", {"name": "site"}, True, id="amplify"),
+        pytest.param("aws:opensearch/domain:Domain", {"domainName": "search"}, True, id="search"),
+        pytest.param(
+            "aws:opensearch/domain:Domain",
+            {"domainName": "search", "vpcOptions": {"subnetIds": ["subnet-1"]}},
+            False,
+            id="search-in-vpc",
+        ),
+    ],
+)
+def test_other_public_addresses(
+    pack: PolicyPack, token: str, inputs: dict[str, Any], public: bool
+) -> None:
+    record = resource(token, "door", inputs)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert ("no-public-front-door" in policies(found)) is public, explain(record.urn, found)

@@ -165,6 +165,13 @@ HOLDERS = ["policy", "role-policy", "user-policy", "group-policy", "role-inline"
         pytest.param("jobs*", id="not-an-arn"),
         pytest.param("**", id="double-star"),
         pytest.param(" * ", id="padded-star"),
+        # Found by the second review: every role to pass, every user to mint keys for.
+        pytest.param("arn:aws:iam::111122223333:role/*", id="every-role"),
+        pytest.param("arn:aws:iam::111122223333:user/*", id="every-user"),
+        pytest.param(
+            "arn:aws:secretsmanager:eu-central-1:111122223333:secret:*", id="every-secret"
+        ),
+        pytest.param("arn:aws:kms:eu-central-1:111122223333:key/*", id="every-key"),
     ],
 )
 @pytest.mark.parametrize("holder", range(len(HOLDERS)), ids=HOLDERS)

@@ -188,3 +188,42 @@ def test_storage_class_in_yaml_is_read(judge: Judge) -> None:
 
     assert policies(found) == ["ebs-encrypted"], explain(group.urn, found)
     assert "parameters.encrypted" in found[0].message
+
+
+def test_default_of_another_account_covers_nothing(judge: Judge) -> None:
+    # Same region, another account (the provider assumes a role there): its default is its own.
+    other = provider("sandbox")
+    theirs = resource(DEFAULT_ON.type, "ebs-sandbox", {"enabled": True}, via=other)
+    volume = resource("aws:ebs/volume:Volume", "data", {"size": 10})
+
+    found = judge([DEFAULT_PROVIDER, other, theirs, volume])
+
+    assert policies(found) == ["ebs-encrypted"], explain(volume.urn, found)
+
+
+def test_default_turned_off_again_covers_nothing(judge: Judge) -> None:
+    off = resource(DEFAULT_ON.type, "ebs-off", {"enabled": False})
+    volume = resource("aws:ebs/volume:Volume", "data", {"size": 10})
+
+    found = judge([DEFAULT_PROVIDER, DEFAULT_ON, off, volume])
+
+    assert policies(found) == ["ebs-encrypted"], explain(volume.urn, found)
+
+
+@pytest.mark.parametrize(
+    ("compute", "blocked"),
+    [
+        pytest.param({"type": "EC2", "maxVcpus": 4}, True, id="ec2-no-template"),
+        pytest.param({"type": "FARGATE", "maxVcpus": 4}, False, id="fargate"),
+    ],
+)
+def test_batch_without_a_template_is_blocked(
+    judge: Judge, compute: dict[str, Any], blocked: bool
+) -> None:
+    batch = resource(
+        "aws:batch/computeEnvironment:ComputeEnvironment", "batch", {"computeResources": compute}
+    )
+
+    found = judge([DEFAULT_PROVIDER, batch])
+
+    assert ("ebs-encrypted" in policies(found)) is blocked, explain(batch.urn, found)

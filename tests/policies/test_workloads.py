@@ -215,8 +215,9 @@ def test_wrapped_unrestricted_pod_is_blocked(
 
 
 def test_patch_is_judged_by_what_it_sets(pack: PolicyPack) -> None:
-    # Scaling a Deployment and bumping its image tag leaves its security context as it was.
-    pod = {"containers": [{"name": "worker", "image": IMAGE}]}
+    # Scaling a Deployment and naming a container without an image leaves that container as
+    # it was: its security context and resources are the object's own.
+    pod = {"containers": [{"name": "worker", "env": [{"name": "LOG_LEVEL", "value": "debug"}]}]}
     record = resource(
         "kubernetes:apps/v1:DeploymentPatch",
         "worker",
@@ -228,8 +229,62 @@ def test_patch_is_judged_by_what_it_sets(pack: PolicyPack) -> None:
     assert found == [], explain(record.urn, found)
 
 
+def test_patch_container_with_an_image_is_judged_whole(pack: PolicyPack) -> None:
+    # A container that names an image may be a new one (a sidecar added to coredns, say).
+    pod = {"containers": [{"name": "sidecar", "image": "docker.io/attacker/tool:1.0"}]}
+    record = resource("kubernetes:apps/v1:DeploymentPatch", "coredns", {"spec": _templated(pod)})
+
+    assert _check(pack, record) == ["k8s-pod-restricted", "k8s-resources-set"], record.urn
+
+
 def test_patch_to_a_moving_tag_is_blocked(pack: PolicyPack) -> None:
-    pod = {"containers": [{"name": "worker", "image": "worker:latest"}]}
-    record = resource("kubernetes:apps/v1:DeploymentPatch", "worker", {"spec": _templated(pod)})
+    container = {**copy.deepcopy(CONTAINER), "image": "worker:latest"}
+    record = resource(
+        "kubernetes:apps/v1:DeploymentPatch",
+        "worker",
+        {"spec": _templated(_pod(containers=[container]))},
+    )
 
     assert _check(pack, record) == ["k8s-images-pinned"], record.urn
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param(
+            {
+                "securityContext": {
+                    **CONTAINER["securityContext"],
+                    "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN", "NET_ADMIN"]},
+                }
+            },
+            id="capabilities-added",
+        ),
+        pytest.param({"ports": [{"containerPort": 8080, "hostPort": 80}]}, id="host-port"),
+    ],
+)
+def test_container_reaching_into_its_node_is_blocked(
+    pack: PolicyPack, changes: dict[str, Any]
+) -> None:
+    record = _workload(_container(**changes))
+
+    assert _check(pack, record) == ["k8s-pod-restricted"], record.urn
+
+
+def test_bind_service_capability_and_container_ports_pass(pack: PolicyPack) -> None:
+    context = {
+        **CONTAINER["securityContext"],
+        "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+    }
+    record = _workload(_container(securityContext=context, ports=[{"containerPort": 8080}]))
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert found == [], explain(record.urn, found)
+
+
+def test_scaled_job_pod_is_judged(pack: PolicyPack) -> None:
+    spec = {"jobTemplate": {"spec": _templated(_context(privileged=True))}}
+    record = resource("kubernetes:keda.sh/v1alpha1:ScaledJob", "batch", {"spec": spec})
+
+    assert _check(pack, record) == ["k8s-pod-restricted"], record.urn
