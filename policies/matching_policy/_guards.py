@@ -8,14 +8,13 @@ dependency the SDK records from the load balancer's `securityGroups` to the grou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UnknownValueError
 
-from matching_policy._props import Verdicts, dependencies, get, known_text
+from matching_policy._props import Verdicts, dependencies, get, known_elements, known_text
 from matching_policy.network import RULE_TYPES, SECURITY_GROUP, Ingress, ingress_of
 
 LOAD_BALANCERS = frozenset(
@@ -152,18 +151,4 @@ def _listed_ids(props: object) -> tuple[list[str], int, UnknownValueError | None
         value = get(props, "securityGroups")
     except UnknownValueError as error:
         return [], 0, error
-
-    known: list[str] = []
-    unknown = 0
-    pending: UnknownValueError | None = None
-    listed = not isinstance(value, str) and isinstance(value, Sequence)
-    sequence = cast(Sequence[object], value) if listed else ()
-    for index in range(len(sequence)):
-        try:
-            element = sequence[index]
-        except UnknownValueError as error:
-            unknown, pending = unknown + 1, pending or error
-            continue
-        if isinstance(element, str):
-            known.append(element)
-    return known, unknown, pending
+    return known_elements(value)

@@ -64,28 +64,36 @@ def known_text(value: object, *path: str) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-def known_texts(props: object, key: str) -> tuple[list[str], UnknownValueError | None]:
-    """The known strings of a list property, and the first unknown met (the list or an element).
+def known_elements(value: object) -> tuple[list[str], int, UnknownValueError | None]:
+    """The known strings of a list already read, how many elements are unknown, and the first.
 
     A preview knows some elements of a list and not others (an id from a resource not created
-    yet); the known ones can still be judged.
+    yet); the known ones can still be judged. A lone string is not a list.
     """
+    listed = not isinstance(value, str) and isinstance(value, Sequence)
+    sequence = cast(Sequence[object], value) if listed else ()
+    known: list[str] = []
+    unknown = 0
+    pending: UnknownValueError | None = None
+    for index in range(len(sequence)):
+        try:
+            element = sequence[index]
+        except UnknownValueError as error:
+            unknown, pending = unknown + 1, pending or error
+            continue
+        if isinstance(element, str):
+            known.append(element)
+    return known, unknown, pending
+
+
+def known_texts(props: object, key: str) -> tuple[list[str], UnknownValueError | None]:
+    """The known strings of a list property, and the first unknown met (the list or an element)."""
     try:
         value = get(props, key)
     except UnknownValueError as error:
         return [], error
 
-    found: list[str] = []
-    pending: UnknownValueError | None = None
-    sequence = cast(Sequence[Any], value) if isinstance(value, Sequence) else ()
-    for index in range(len(sequence)):
-        try:
-            element = sequence[index]
-        except UnknownValueError as error:
-            pending = pending or error
-            continue
-        if isinstance(element, str):
-            found.append(element)
+    found, _, pending = known_elements(value)
     return found, pending
 
 

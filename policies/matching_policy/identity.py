@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from pulumi_policy import (
@@ -39,7 +39,16 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from matching_policy._props import Verdicts, dependencies, get, items, known_text, label, texts
+from matching_policy._props import (
+    Verdicts,
+    dependencies,
+    get,
+    items,
+    known_elements,
+    known_text,
+    label,
+    texts,
+)
 
 # Types whose `policy` input is one document.
 DOCUMENT_TYPES = frozenset(
@@ -412,20 +421,7 @@ def attached_arns(props: object, key: str) -> tuple[list[str], int, UnknownValue
         return [], 1, error
     if isinstance(value, str):
         return [value], 0, None
-
-    known: list[str] = []
-    unknown = 0
-    pending: UnknownValueError | None = None
-    sequence = cast(Sequence[object], value) if isinstance(value, Sequence) else ()
-    for index in range(len(sequence)):
-        try:
-            element = sequence[index]
-        except UnknownValueError as error:
-            unknown, pending = unknown + 1, pending or error
-            continue
-        if isinstance(element, str):
-            known.append(element)
-    return known, unknown, pending
+    return known_elements(value)
 
 
 def _allowed_managed(config: Mapping[str, Any]) -> frozenset[str]:
