@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK ?= staging
 
-.PHONY: plan plan-all test lint typecheck unit gates clean
+.PHONY: plan plan-all test lint typecheck unit gates promtool clean
 
 $(STAMP): requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/pyright
 
-unit: $(STAMP)
+unit: $(STAMP) promtool
 	$(BIN)/pytest
+
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules. A fresh machine
+# gets it here, through sudo unless this already runs as root, so `make test` needs nothing
+# installed beforehand.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+promtool:
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+		prometheus; }
+	promtool --version
 
 # The pack must catch every insecure mutation of the prod plan; every Kubernetes object and
 # IAM document must pass the tool that owns its format.

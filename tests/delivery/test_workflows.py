@@ -179,12 +179,25 @@ def test_checks_run_the_same_command_as_ci() -> None:
     assert "make test" in runs
 
 
-def test_checks_install_promtool_and_keep_the_plans() -> None:
+def test_make_test_installs_promtool_where_it_is_missing() -> None:
+    """A fresh machine, CI's or a developer's, runs the alert-rule tests with nothing
+    installed beforehand; `make -n` prints the recipe without running it."""
+    result = subprocess.run(
+        ["make", "-n", "unit"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    recipe = result.stdout
+    install = recipe.find("apt-get install")
+
+    assert result.returncode == 0, result.stderr
+    assert install >= 0, recipe
+    assert "prometheus" in recipe[install:], recipe
+    assert install < recipe.find(".venv/bin/pytest"), recipe
+
+
+def test_checks_keep_the_plans() -> None:
     checks = steps(load("checks.yml"))
-    install = next(s for s in checks if "apt-get install" in str(s.get("run", "")))
     upload = next(s for s in checks if str(s.get("uses", "")).startswith("actions/upload-artifact"))
 
-    assert "prometheus" in install["run"]
     assert upload["with"]["path"] == "build/*/plan.json"
 
 
