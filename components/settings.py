@@ -715,6 +715,22 @@ class StackSettings(_Model):
             raise ValueError("karpenter.capacityTypes must be [on-demand] in prod")
         return value
 
+    @field_validator("cluster")
+    @classmethod
+    def _admins_in_the_account(
+        cls, value: ClusterSettings, info: ValidationInfo
+    ) -> ClusterSettings:
+        # An admin role of another account would reach the cluster's records from outside it.
+        aws = info.data.get("aws")
+        if not isinstance(aws, AwsSettings):
+            return value
+        for arn in value.admin_role_arns:
+            if arn.split(":")[4] != aws.account_id:
+                raise ValueError(
+                    f"adminRoleArns names {arn}, outside the allowed account {aws.account_id}"
+                )
+        return value
+
     @field_validator("edge")
     @classmethod
     def _prod_alb_protected(cls, value: EdgeSettings, info: ValidationInfo) -> EdgeSettings:

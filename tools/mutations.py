@@ -1292,6 +1292,80 @@ IDENTITY = [
 ]
 
 
+# --- principals and resources of other accounts ----------------------------------------------
+
+# An account nobody here operates.
+_STRANGER = "444444444444"
+
+
+@edit("kms-key-foreign-account", "the queue key lets another account's root decrypt")
+def _foreign_key_user(records: Records) -> Records:
+    principal = {"AWS": f"arn:aws:iam::{_STRANGER}:root"}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "kms:Decrypt"}
+    _with_statement(find(records, KEY, "queue-key"), {**statement, "Resource": "*"})
+    return records
+
+
+@edit("trust-foreign-account", "a role of another account may assume the worker role")
+def _foreign_trust(records: Records) -> Records:
+    principal = {"AWS": f"arn:aws:iam::{_STRANGER}:role/reader"}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    _with_statement(find(records, ROLE, "worker"), statement, "assumeRolePolicy")
+    return records
+
+
+@edit("queue-star-confined-elsewhere", 'the queue admits "*" from another account\'s source')
+def _foreign_source(records: Records) -> Records:
+    arn = find(records, QUEUE, "queue").outputs["arn"]
+    condition = {"StringEquals": {"aws:SourceAccount": _STRANGER}}
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}
+    _with_statement(
+        find(records, QUEUE_POLICY, "queue-tls-only"),
+        {**statement, "Resource": arn, "Condition": condition},
+    )
+    return records
+
+
+@edit("topic-foreign-subscriber", "another account may subscribe to the alert topic")
+def _foreign_subscriber(records: Records) -> Records:
+    policy = find(records, TOPIC_POLICY)
+    principal = {"AWS": _STRANGER}
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sns:Subscribe"}
+    _with_statement(policy, {**statement, "Resource": policy.inputs["arn"]})
+    return records
+
+
+IDENTITY_ACCOUNTS = [
+    _foreign_key_user,
+    _foreign_trust,
+    _foreign_source,
+    _foreign_subscriber,
+    _grant(
+        "iam-assume-foreign-role",
+        "the worker may assume a role in another account",
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": f"arn:aws:iam::{_STRANGER}:role/exporter",
+        },
+    ),
+    setting(
+        "eks-admin-foreign-account",
+        (EKS, ""),
+        "accessEntries.admin-0.principalArn",
+        f"arn:aws:iam::{_STRANGER}:role/platform-admin",
+        "a role of another account administers the cluster",
+    ),
+    setting(
+        "node-access-entry-foreign-account",
+        ("aws:eks/accessEntry:AccessEntry", "karpenter"),
+        "principalArn",
+        f"arn:aws:iam::{_STRANGER}:role/nodes",
+        "nodes of another account may join the cluster",
+    ),
+]
+
+
 # --- Kubernetes objects that make load balancers --------------------------------------------
 
 
@@ -1725,6 +1799,7 @@ CATALOGUE: list[Mutation] = [
     *DATA,
     *STORES,
     *IDENTITY,
+    *IDENTITY_ACCOUNTS,
     *IAM_PATTERNS,
     *KUBERNETES,
     *NAMESPACES,

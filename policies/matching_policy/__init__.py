@@ -9,6 +9,7 @@ from __future__ import annotations
 from pulumi_policy import Policy
 
 from matching_policy import (
+    accounts,
     buckets,
     charts,
     cluster,
@@ -44,6 +45,7 @@ ALL_POLICIES: list[Policy] = [
     *residency.POLICIES,
     *identity.POLICIES,
     *iam_scope.POLICIES,
+    *accounts.POLICIES,
     *kubernetes.POLICIES,
     *namespaces.POLICIES,
     *charts.POLICIES,

@@ -179,6 +179,17 @@ def allow_list_schema(what: str, types: Iterable[str], names: Mapping[str, Any])
     }
 
 
+def reasons_schema(description: str, names: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of a config map from names (constrained by `names`) to a reviewer's reason."""
+    return {
+        "description": description,
+        "type": "object",
+        "default": {},
+        "propertyNames": dict(names),
+        "additionalProperties": {"type": "string", "minLength": 20},
+    }
+
+
 # --- iam-no-wildcard-actions -----------------------------------------------------------------
 
 IAM_WILDCARD_EXAMPLE = """\
@@ -468,15 +479,12 @@ IAM_NO_ADMIN_MANAGED_POLICY = ResourceValidationPolicy(
     severity=Severity.CRITICAL,
     config_schema=PolicyConfigSchema(
         properties={
-            "allowedAwsManagedPolicies": {
-                "description": "AWS-managed policies that may be attached, by path and name "
-                "after `policy/` (`AmazonEKSWorkerNodePolicy`, `service-role/X`), each with the "
-                "reason a reviewer accepted.",
-                "type": "object",
-                "default": {},
-                "propertyNames": {"pattern": "^[A-Za-z0-9+=,.@_/-]+$"},
-                "additionalProperties": {"type": "string", "minLength": 20},
-            }
+            "allowedAwsManagedPolicies": reasons_schema(
+                "AWS-managed policies that may be attached, by path and name after `policy/` "
+                "(`AmazonEKSWorkerNodePolicy`, `service-role/X`), each with the reason a "
+                "reviewer accepted.",
+                {"pattern": "^[A-Za-z0-9+=,.@_/-]+$"},
+            )
         }
     ),
     remediation_steps="Write a policy with the actions and resources the principal needs, or "

@@ -195,6 +195,12 @@ BAD_VALUES = [
     ("wrong-type", _set("network.natGatewayPerAz", "yes"), "network.natGatewayPerAz", "boolean"),
     ("bad-admin", _set("cluster.adminRoleArns", ["admin"]), "cluster.adminRoleArns", "role ARN"),
     (
+        "admin-elsewhere",
+        _set("cluster.adminRoleArns", ["arn:aws:iam::999999999999:role/platform-admin"]),
+        "matching-platform:cluster",
+        "outside the allowed account",
+    ),
+    (
         "node-order",
         _set("cluster.systemNodes.desiredSize", 9),
         "cluster.systemNodes",

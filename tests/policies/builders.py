@@ -16,6 +16,8 @@ from tools.records import UNKNOWN, ResourceRecord
 PROJECT = "matching"
 STACK = "policytest"
 REGION = "eu-central-1"
+# The account the test stack's provider is pinned to, as the stack files pin theirs.
+ACCOUNT = "111122223333"
 ORIGIN_FACING = "pl-a3a144ca"
 US_ORIGIN_FACING = "pl-3b927c52"
 OTHER_LIST = "pl-0123456789abcdef0"
@@ -53,8 +55,12 @@ def urn(token: str, name: str) -> str:
     return f"urn:pulumi:{STACK}::{PROJECT}::{token}::{name}"
 
 
-def provider(name: str = "default", region: str | None = REGION) -> ResourceRecord:
-    inputs = {"region": region} if region is not None else {}
+def provider(
+    name: str = "default", region: str | None = REGION, accounts: Sequence[str] = (ACCOUNT,)
+) -> ResourceRecord:
+    inputs: dict[str, Any] = {"region": region} if region is not None else {}
+    if accounts:
+        inputs["allowedAccountIds"] = list(accounts)
     token = "pulumi:providers:aws"
     return ResourceRecord(
         urn=urn(token, name),

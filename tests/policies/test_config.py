@@ -10,6 +10,7 @@ from tests.policies.builders import DEFAULT_PROVIDER, load_balancer
 from tests.policies.conftest import POLICY_DIR
 from tests.policies.expect import explain
 from tools.analyzer import PolicyPack, load_policy_config
+from tools.offline import load_stack_config
 
 MAIN_POLICIES = ("alb-internal", "alb-ingress-cloudfront-only", "cloudfront-geo-eu-only")
 
@@ -58,3 +59,14 @@ def test_main_policies_are_mandatory_in_every_stack(stack_name: str) -> None:
         entry = config[name]
         level = entry if isinstance(entry, str) else entry["enforcementLevel"]
         assert level == "mandatory", f"{stack_name}: {name} is {level}"
+
+
+@pytest.mark.parametrize("stack_name", ["staging", "prod"])
+def test_pack_and_stack_file_name_the_same_account(stack_name: str) -> None:
+    """The pack's stackAccounts is a reviewer's copy of the stack file's pin: both move together."""
+    config = load_policy_config(POLICY_DIR / "config" / f"{stack_name}.json")
+    stack = load_stack_config(stack_name)
+
+    accounts = config["principals-in-stack-accounts"]["stackAccounts"]
+
+    assert accounts == stack.values["aws:allowedAccountIds"], stack_name

@@ -64,7 +64,9 @@ def _grant(action: Any, resource_: Any = "*", **extra: Any) -> ResourceRecord:
         pytest.param(_grant(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]), id="metrics"),
         pytest.param(_grant("pricing:GetProducts"), id="pricing"),
         pytest.param(_grant("sts:GetCallerIdentity"), id="caller"),
-        pytest.param(_grant("sqs:ReceiveMessage", "arn:aws:sqs:eu-central-1:1:jobs"), id="scoped"),
+        pytest.param(
+            _grant("sqs:ReceiveMessage", "arn:aws:sqs:eu-central-1:111122223333:jobs"), id="scoped"
+        ),
         pytest.param(_grant("sqs:ReceiveMessage", Effect="Deny"), id="deny"),
     ],
 )
@@ -269,7 +271,7 @@ def test_resource_policy_pattern_is_bounded_by_its_resource(pack: PolicyPack) ->
 def test_key_policy_star_is_exempt(pack: PolicyPack) -> None:
     statement = {
         "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::1:root"},
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
         "Action": "kms:*",
         "Resource": "*",
     }
@@ -389,11 +391,11 @@ def test_loose_trust_is_blocked(judge: Judge, records: list[ResourceRecord]) -> 
 
 
 def test_conditioned_account_principal_passes(judge: Judge) -> None:
-    condition = {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/deployer"}}
+    condition = {"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/deployer"}}
     role = _role(
         {
             "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
             "Action": "sts:AssumeRole",
             "Condition": condition,
         },

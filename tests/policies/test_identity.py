@@ -231,13 +231,17 @@ def _open(principal: Any, **extra: Any) -> dict[str, Any]:
     [
         pytest.param(_document(_open("*")), id="star"),
         pytest.param(_document(_open({"AWS": "*"})), id="aws-star"),
-        pytest.param(_document(_open({"AWS": ["arn:aws:iam::1:root", "*"]})), id="listed-star"),
+        pytest.param(
+            _document(_open({"AWS": ["arn:aws:iam::111122223333:root", "*"]})), id="listed-star"
+        ),
         pytest.param(
             _document(_open("*", Condition={"Bool": {"aws:SecureTransport": "true"}})),
             id="condition-that-confines-nothing",
         ),
         pytest.param(
-            _document({"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}}),
+            _document(
+                {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}}
+            ),
             id="not-principal",
         ),
         # Found by the red-team review: a caller key named, but nobody pinned down.
