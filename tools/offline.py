@@ -88,6 +88,7 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
     project = project_file.get("name")
     if not isinstance(project, str):
         raise StackFileError("Pulumi.yaml: `name` is required")
+    _refuse_moved_program(project_file)
     stack_path = root / f"Pulumi.{stack}.yaml"
     if not stack_path.exists():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
@@ -107,6 +108,26 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
         _refuse_secrets(stack_path.name, key, value)
         values[key] = value
     return StackConfig(project=project, stack=stack, values=values)
+
+
+# Project keys that move what `pulumi up` runs or reads away from where the offline plan looks:
+# the program's directory, and the stack files' directory.
+MOVING_KEYS = {"main": "the program", "stackConfigDir": "the stack files"}
+
+
+def _refuse_moved_program(project_file: dict[str, Any]) -> None:
+    """The offline plan runs `./__main__.py` with `./Pulumi.<stack>.yaml`, as the project must."""
+    runtime: object = project_file.get("runtime")
+    name = cast(dict[str, Any], runtime).get("name") if isinstance(runtime, dict) else runtime
+    if name != "python":
+        raise StackFileError(f"Pulumi.yaml: runtime {name!r} is not python, the only one run here")
+    for key, what in MOVING_KEYS.items():
+        value = project_file.get(key)
+        if value is not None and Path(str(value)) != Path():
+            raise StackFileError(
+                f"Pulumi.yaml: `{key}: {value}` makes `pulumi up` read {what} from {value}, while "
+                "the offline plan reads them from the project root: keep them there"
+            )
 
 
 # The top-level keys the CLI reads from a stack file, besides `environment` (below).

@@ -238,6 +238,42 @@ def test_malformed_stack_files_are_named_errors(
         load_stack_config("bad", project)
 
 
+@pytest.mark.parametrize(
+    ("project_file", "message"),
+    [
+        pytest.param(
+            PROJECT + "main: src/\n",
+            "Pulumi.yaml: `main: src/` makes `pulumi up` read the program from src/",
+            id="program-elsewhere",
+        ),
+        pytest.param(
+            PROJECT + "stackConfigDir: stacks\n",
+            "`stackConfigDir: stacks` makes `pulumi up` read the stack files from stacks",
+            id="stack-files-elsewhere",
+        ),
+        pytest.param(
+            PROJECT.replace("runtime: python", "runtime: {name: nodejs}"),
+            "Pulumi.yaml: runtime 'nodejs' is not python",
+            id="other-runtime",
+        ),
+    ],
+)
+def test_project_that_runs_another_program_is_refused(
+    project: Path, project_file: str, message: str
+) -> None:
+    (project / "Pulumi.yaml").write_text(project_file)
+
+    with pytest.raises(StackFileError, match=re.escape(message)):
+        load_stack_config("dev", project)
+
+
+@pytest.mark.parametrize("place", ["main: .", "main: ./", "stackConfigDir: ."])
+def test_project_root_spelt_out_is_accepted(project: Path, place: str) -> None:
+    (project / "Pulumi.yaml").write_text(f"{PROJECT}{place}\n")
+
+    assert load_stack_config("dev", project).project == "probe"
+
+
 def test_stack_files_are_read_as_yaml_1_2_like_the_cli(project: Path) -> None:
     (project / "Pulumi.eu.yaml").write_text(
         "config:\n  probe:countries: [NO, AT]\n  probe:x: yes\n"
