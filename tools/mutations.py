@@ -1586,6 +1586,11 @@ PODS = [
         "the worker runs a moving `latest` tag",
         _first_container(lambda c: c.update(image=c["image"].rsplit(":", 1)[0] + ":latest")),
     ),
+    _worker_pod(
+        "pod-image-foreign-registry",
+        "the worker pulls a pinned image from a registry nobody here controls",
+        _first_container(lambda c: c.update(image="ghcr.io/someone/matching-worker:1.4.2")),
+    ),
 ]
 
 

@@ -200,9 +200,17 @@ def _images(pod: Any, config: dict[str, Any], patch: bool) -> list[str]:
             continue
         if not isinstance(image, str) or not _is_pinned(image):
             found.append(f"{where} runs {image!r}: neither a digest nor a tag other than latest")
-        elif registries and not any(image.startswith(f"{r}/") for r in registries):
+        elif registries and not any(_comes_from(image, r) for r in registries):
             found.append(f"{where} pulls {image!r} from outside {', '.join(registries)}")
     return found
+
+
+def _comes_from(image: str, allowed: str) -> bool:
+    """Whether the image's repository is `allowed` or lies below it (a registry, a path)."""
+    repository = image.partition("@")[0]
+    head, _, name = repository.rpartition("/")
+    repository = f"{head}/{name.partition(':')[0]}" if head else name.partition(":")[0]
+    return repository == allowed or repository.startswith(f"{allowed}/")
 
 
 def _is_pinned(image: str) -> bool:
@@ -224,8 +232,8 @@ K8S_IMAGES_PINNED = ResourceValidationPolicy(
     config_schema=PolicyConfigSchema(
         properties={
             "allowedRegistries": {
-                "description": "Registry hosts (with any path prefix) images may come from; "
-                "empty allows any.",
+                "description": "Registry hosts, with any path prefix or a whole repository, "
+                "that images may come from; empty allows any.",
                 "type": "array",
                 "uniqueItems": True,
                 "items": {"type": "string", "pattern": "^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$"},

@@ -166,6 +166,32 @@ def test_registry_outside_the_allow_list_is_blocked(pack: PolicyPack) -> None:
     assert _check(pack, record) == ["k8s-images-pinned"], record.urn
 
 
+PAUSE_DIGEST = "@sha256:" + "e" * 64
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed"),
+    [
+        ("registry.k8s.io/pause:3.10", True),
+        (f"registry.k8s.io/pause:3.10{PAUSE_DIGEST}", True),
+        (f"registry.k8s.io/pause{PAUSE_DIGEST}", True),
+        ("registry.k8s.io/pause/child:1", True),
+        # A repository allowed whole is not a prefix of every name that starts like it.
+        ("registry.k8s.io/pauser:3.10", False),
+        ("registry.k8s.io/etcd:3.5", False),
+        ("registry.k8s.io:5000/pause:3.10", False),
+        ("evil.example/registry.k8s.io/pause:3.10", False),
+    ],
+)
+def test_allow_listed_repository_is_matched_whole(
+    pack: PolicyPack, image: str, allowed: bool
+) -> None:
+    pack.configure({"k8s-images-pinned": {"allowedRegistries": ["registry.k8s.io/pause"]}})
+    record = _workload(_container(image=image))
+
+    assert _check(pack, record) == ([] if allowed else ["k8s-images-pinned"]), image
+
+
 def test_unknown_image_at_preview_is_advisory(preview_pack: PolicyPack) -> None:
     record = _workload(_container(image=UNKNOWN))
 
