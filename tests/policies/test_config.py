@@ -68,5 +68,8 @@ def test_pack_and_stack_file_name_the_same_account(stack_name: str) -> None:
     stack = load_stack_config(stack_name)
 
     accounts = config["principals-in-stack-accounts"]["stackAccounts"]
+    registries = config["k8s-images-pinned"]["allowedRegistries"]
+    own_registries = [r.split(".", 1)[0] for r in registries if ".dkr.ecr." in r]
 
     assert accounts == stack.values["aws:allowedAccountIds"], stack_name
+    assert own_registries == accounts, registries
