@@ -84,6 +84,7 @@ class ProgramRun:
 
 
 def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
+    _refuse_other_project_files(root)
     project_file = _read_yaml(root / "Pulumi.yaml")
     project = project_file.get("name")
     if not isinstance(project, str):
@@ -108,6 +109,17 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
         _refuse_secrets(stack_path.name, key, value)
         values[key] = value
     return StackConfig(project=project, stack=stack, values=values)
+
+
+def _refuse_other_project_files(root: Path) -> None:
+    """The CLI looks for Pulumi.json before Pulumi.yaml: one beside it would be the project
+    `pulumi up` runs, with stack files of its own extension, while the offline plan judged
+    Pulumi.yaml's."""
+    if (root / "Pulumi.json").exists():
+        raise StackFileError(
+            "Pulumi.json: the CLI reads it instead of Pulumi.yaml, so the offline plan would "
+            "judge another project: keep Pulumi.yaml as the only project file"
+        )
 
 
 # Project keys that move what `pulumi up` runs or reads away from where the offline plan looks:

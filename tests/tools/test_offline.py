@@ -267,6 +267,14 @@ def test_project_that_runs_another_program_is_refused(
         load_stack_config("dev", project)
 
 
+def test_project_file_the_cli_reads_first_is_refused(project: Path) -> None:
+    """Found by the red-team review: a Pulumi.json beside Pulumi.yaml is what the CLI runs."""
+    (project / "Pulumi.json").write_text('{"name": "probe", "runtime": "nodejs", "main": "x/"}')
+
+    with pytest.raises(StackFileError, match=r"Pulumi\.json: the CLI reads it instead"):
+        load_stack_config("dev", project)
+
+
 @pytest.mark.parametrize("place", ["main: .", "main: ./", "stackConfigDir: ."])
 def test_project_root_spelt_out_is_accepted(project: Path, place: str) -> None:
     (project / "Pulumi.yaml").write_text(f"{PROJECT}{place}\n")
