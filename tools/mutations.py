@@ -1335,7 +1335,53 @@ def _foreign_subscriber(records: Records) -> Records:
     return records
 
 
+@edit("kms-grant-foreign-account", "a KMS grant lets another account decrypt with the queue key")
+def _foreign_grant(records: Records) -> Records:
+    key = find(records, KEY, "queue-key")
+    props = {
+        "keyId": key.outputs["id"],
+        "granteePrincipal": f"arn:aws:iam::{_STRANGER}:root",
+        "operations": ["Decrypt"],
+    }
+    return add(records, key, "aws:kms/grant:Grant", "matching-queue-key-grant", props)
+
+
+@edit("alerts-copied-elsewhere", "the alert topic delivers to another account's queue too")
+def _foreign_subscription(records: Records) -> Records:
+    topic = find(records, TOPIC)
+    props = {
+        "topic": topic.outputs["arn"],
+        "protocol": "sqs",
+        "endpoint": f"arn:aws:sqs:eu-central-1:{_STRANGER}:alerts-copy",
+    }
+    return add(
+        records, topic, "aws:sns/topicSubscription:TopicSubscription", "matching-copy", props
+    )
+
+
+@edit("queue-star-foreign-organisation", 'the queue admits "*" from a stranger organisation')
+def _foreign_organisation(records: Records) -> Records:
+    arn = find(records, QUEUE, "queue").outputs["arn"]
+    condition = {"StringEquals": {"aws:PrincipalOrgID": "o-stranger123"}}
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage"}
+    _with_statement(
+        find(records, QUEUE_POLICY, "queue-tls-only"),
+        {**statement, "Resource": arn, "Condition": condition},
+    )
+    return records
+
+
 IDENTITY_ACCOUNTS = [
+    _foreign_grant,
+    _foreign_subscription,
+    _foreign_organisation,
+    setting(
+        "provider-assumes-foreign-role",
+        (f"{PROVIDER_PREFIX}aws", ""),
+        "assumeRoles",
+        [{"roleArn": f"arn:aws:iam::{_STRANGER}:role/deployer", "sessionName": "x"}],
+        "the stack deploys as a role of another account",
+    ),
     _foreign_key_user,
     _foreign_trust,
     _foreign_source,

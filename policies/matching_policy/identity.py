@@ -61,29 +61,51 @@ DOCUMENT_TYPES = frozenset(
 )
 ROLE = "aws:iam/role:Role"
 CUSTOMER_POLICY = "aws:iam/policy:Policy"
-# Types whose `policy` input is a resource policy; a role's is its `assumeRolePolicy`.
-RESOURCE_POLICY_TYPES = frozenset(
-    {
-        "aws:sqs/queuePolicy:QueuePolicy",
-        "aws:sqs/queue:Queue",
-        "aws:sns/topicPolicy:TopicPolicy",
-        "aws:sns/topic:Topic",
-        "aws:kms/key:Key",
-        "aws:kms/keyPolicy:KeyPolicy",
-        "aws:s3/bucketPolicy:BucketPolicy",
-        "aws:ecr/repositoryPolicy:RepositoryPolicy",
-        "aws:secretsmanager/secretPolicy:SecretPolicy",
-    }
-)
-# Condition keys that confine a `*` principal to callers of ours (compared lower-case).
+# Where each type holds a resource policy (a role's is its `assumeRolePolicy`): the dedicated
+# policy resources, and the resources that take one inline.
+RESOURCE_POLICY_KEYS = {
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    "aws:sqs/queue:Queue": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:sns/topic:Topic": "policy",
+    "aws:kms/key:Key": "policy",
+    "aws:kms/keyPolicy:KeyPolicy": "policy",
+    "aws:kms/replicaKey:ReplicaKey": "policy",
+    "aws:kms/replicaExternalKey:ReplicaExternalKey": "policy",
+    "aws:kms/externalKey:ExternalKey": "policy",
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:s3/bucket:Bucket": "policy",
+    "aws:s3/bucketV2:BucketV2": "policy",
+    "aws:s3/accessPoint:AccessPoint": "policy",
+    "aws:s3control/accessPointPolicy:AccessPointPolicy": "policy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+    "aws:ecr/registryPolicy:RegistryPolicy": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:secretsmanager/secret:Secret": "policy",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "policyDocument",
+    "aws:cloudwatch/logDestinationPolicy:LogDestinationPolicy": "accessPolicy",
+    "aws:cloudwatch/eventBusPolicy:EventBusPolicy": "policy",
+    "aws:efs/fileSystemPolicy:FileSystemPolicy": "policy",
+    "aws:backup/vaultPolicy:VaultPolicy": "policy",
+    "aws:dynamodb/resourcePolicy:ResourcePolicy": "policy",
+    "aws:glacier/vault:Vault": "accessPolicy",
+    "aws:opensearch/domainPolicy:DomainPolicy": "accessPolicies",
+    "aws:opensearch/domain:Domain": "accessPolicies",
+    "aws:elasticsearch/domainPolicy:DomainPolicy": "accessPolicies",
+    "aws:elasticsearch/domain:Domain": "accessPolicies",
+    "aws:apigateway/restApiPolicy:RestApiPolicy": "policy",
+    "aws:apigateway/restApi:RestApi": "policy",
+}
+RESOURCE_POLICY_TYPES = frozenset(RESOURCE_POLICY_KEYS)
+# Condition keys that confine a `*` principal to callers of ours (compared lower-case), each
+# with a value principals-in-stack-accounts holds to the stack's accounts or organisations. A
+# VPC or VPC endpoint id is not among them: nothing tells whose VPC it is.
 CONFINING_KEYS = frozenset(
     {
         "aws:sourceaccount",
         "aws:sourcearn",
         "aws:sourceowner",
         "aws:sourceorgid",
-        "aws:sourcevpc",
-        "aws:sourcevpce",
         "aws:principalaccount",
         "aws:principalarn",
         "aws:principalorgid",
@@ -116,8 +138,9 @@ def documents(token: str, props: Any) -> list[tuple[str, object]]:
 
 def resource_policies(token: str, props: Any) -> list[tuple[str, object]]:
     """The resource policy of a resource (a role's trust policy among them), with where it sits."""
-    if token in RESOURCE_POLICY_TYPES:
-        return [("policy", get(props, "policy"))]
+    key = RESOURCE_POLICY_KEYS.get(token)
+    if key is not None:
+        return [(key, get(props, key))]
     if token == ROLE:
         return [("assumeRolePolicy", get(props, "assumeRolePolicy"))]
     return []
@@ -156,9 +179,21 @@ def allow_list_schema(what: str, types: Iterable[str], names: Mapping[str, Any])
     `names` constrains the patterns themselves, so that no config can allow what the policy
     judges on its own (a lone "*").
     """
+    return scoped_reasons_schema(
+        f"{what} allowed despite their wildcards, each with the reason a reviewer accepted and "
+        "the resource types whose documents may hold it.",
+        names,
+        {"enum": sorted(types)},
+    )
+
+
+def scoped_reasons_schema(
+    description: str, names: Mapping[str, Any], token: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The schema of a config map from names to a reviewer's reason and the resource types
+    (each matching `token`) where the name may stand."""
     return {
-        "description": f"{what} allowed despite their wildcards, each with the reason a "
-        "reviewer accepted and the resource types whose documents may hold it.",
+        "description": description,
         "type": "object",
         "default": {},
         "propertyNames": dict(names),
@@ -168,7 +203,7 @@ def allow_list_schema(what: str, types: Iterable[str], names: Mapping[str, Any])
                 "reason": {"type": "string", "minLength": 20},
                 "resourceTypes": {
                     "type": "array",
-                    "items": {"enum": sorted(types)},
+                    "items": dict(token),
                     "minItems": 1,
                     "uniqueItems": True,
                 },
@@ -372,7 +407,7 @@ def _check_public_principal(args: ResourceValidationArgs, report: ReportViolatio
 RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL = ResourceValidationPolicy(
     name="resource-policy-no-public-principal",
     description='No resource policy or trust policy allows Principal "*" (or NotPrincipal) '
-    "unless a condition confines it to our account, organisation, source or VPC endpoint.",
+    "unless a condition confines it to our account, organisation or source.",
     validate=_check_public_principal,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,

@@ -45,13 +45,38 @@ def _resource_holders(document: str) -> list[ResourceRecord]:
             {"secretArn": "s", "policy": document},
         ),
         resource(ROLE, "trusting", {"assumeRolePolicy": document}),
+        # Found by the red-team review: resources that take a resource policy inline, and
+        # policy resources of other services, which no policy used to read.
+        *(resource(token, f"inline-{i}", {key: document}) for i, (token, key) in enumerate(INLINE)),
     ]
 
 
-HOLDERS = ["key", "key-policy", "queue-policy", "topic-policy", "bucket-policy", "secret", "trust"]
+INLINE = [
+    ("aws:secretsmanager/secret:Secret", "policy"),
+    ("aws:s3/bucket:Bucket", "policy"),
+    ("aws:s3/bucketV2:BucketV2", "policy"),
+    ("aws:kms/replicaKey:ReplicaKey", "policy"),
+    ("aws:ecr/registryPolicy:RegistryPolicy", "policy"),
+    ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"),
+    ("aws:cloudwatch/logDestinationPolicy:LogDestinationPolicy", "accessPolicy"),
+    ("aws:efs/fileSystemPolicy:FileSystemPolicy", "policy"),
+    ("aws:backup/vaultPolicy:VaultPolicy", "policy"),
+    ("aws:dynamodb/resourcePolicy:ResourcePolicy", "policy"),
+]
+HOLDERS = [
+    "key",
+    "key-policy",
+    "queue-policy",
+    "topic-policy",
+    "bucket-policy",
+    "secret",
+    "trust",
+    *(token.rsplit(":", 1)[1] for token, _ in INLINE),
+]
+ORGANISATION = "o-a1b2c3d4e5"
 
 
-def _condition(operator: str, key: str, value: str) -> dict[str, Any]:
+def _condition(operator: str, key: str, value: Any) -> dict[str, Any]:
     return {"Condition": {operator: {key: value}}}
 
 
@@ -102,7 +127,40 @@ FOREIGN_GRANTS = [
 ]
 
 
-@pytest.mark.parametrize("statement", FOREIGN_GRANTS)
+# Found by the red-team review: callers admitted by pattern, by number or by organisation.
+FOREIGN_CALLERS = [
+    pytest.param(
+        _grant("*", **_condition("StringEquals", "aws:SourceAccount", int(FOREIGN))),
+        id="account-as-a-number",
+    ),
+    pytest.param(
+        _grant("*", **_condition("StringEquals", "aws:SourceAccount", [int(FOREIGN)])),
+        id="account-as-a-list-of-numbers",
+    ),
+    pytest.param(
+        _grant("*", **_condition("StringLike", "aws:SourceAccount", "99999999999?")),
+        id="account-pattern",
+    ),
+    pytest.param(
+        _grant("*", **_condition("ForAnyValue:StringLike", "aws:PrincipalAccount", "9*")),
+        id="account-prefix",
+    ),
+    pytest.param(
+        _grant("*", **_condition("StringEquals", "aws:PrincipalOrgID", "o-stranger12")),
+        id="foreign-organisation",
+    ),
+    pytest.param(
+        _grant("*", **_condition("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", "o-x1/*")),
+        id="foreign-organisation-path",
+    ),
+    pytest.param(
+        _grant("*", **_condition("StringEqualsIfExists", "aws:SourceAccount", FOREIGN)),
+        id="if-exists-admits-too",
+    ),
+]
+
+
+@pytest.mark.parametrize("statement", FOREIGN_GRANTS + FOREIGN_CALLERS)
 @pytest.mark.parametrize("index", range(len(HOLDERS)), ids=HOLDERS)
 def test_foreign_principal_is_blocked(
     pack: PolicyPack, statement: dict[str, Any], index: int
@@ -129,6 +187,19 @@ OWN_GRANTS = [
     pytest.param(
         {**_grant({"AWS": f"arn:aws:iam::{FOREIGN}:root"}), "Effect": "Deny"}, id="deny-foreign"
     ),
+    pytest.param(
+        _grant("*", **_condition("StringEquals", "aws:PrincipalOrgID", ORGANISATION)),
+        id="own-organisation",
+    ),
+    # A negated operator names whom it keeps out; Null only asks whether a key is there.
+    pytest.param(
+        _grant({"AWS": ACCOUNT}, **_condition("StringNotEquals", "aws:SourceAccount", FOREIGN)),
+        id="foreign-kept-out",
+    ),
+    pytest.param(
+        _grant({"AWS": ACCOUNT}, **_condition("Null", "aws:SourceAccount", "false")),
+        id="null-operator",
+    ),
 ]
 
 
@@ -136,6 +207,7 @@ OWN_GRANTS = [
 @pytest.mark.parametrize("index", range(len(HOLDERS)), ids=HOLDERS)
 def test_own_principal_passes(pack: PolicyPack, statement: dict[str, Any], index: int) -> None:
     record = _resource_holders(_document(statement))[index]
+    pack.configure({POLICY: {"stackOrganizations": [ORGANISATION]}})
 
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
@@ -218,18 +290,32 @@ def test_aws_service_account_passes_only_where_the_config_trusts_it(pack: Policy
     record = _log_delivery()
     untrusted = pack.analyze(record, DEFAULT_PROVIDER)
 
-    pack.configure({POLICY: {"trustedAccounts": {ELB_LOGS: "Elastic Load Balancing log delivery"}}})
+    pack.configure({POLICY: {"trustedAccounts": {ELB_LOGS: _trust(BUCKET_POLICY)}}})
+    trusting = pack.analyze(record, DEFAULT_PROVIDER)
+    # Found by the red-team review: trust in one place is not trust everywhere.
+    key = _resource_holders(_document(_grant({"AWS": f"arn:aws:iam::{ELB_LOGS}:root"})))[1]
+    elsewhere = pack.analyze(key, DEFAULT_PROVIDER)
 
     assert POLICY in policies(untrusted), explain(record.urn, untrusted)
-    assert pack.analyze(record, DEFAULT_PROVIDER) == [], record.urn
+    assert trusting == [], explain(record.urn, trusting)
+    assert POLICY in policies(elsewhere), explain(key.urn, elsewhere)
+
+
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+
+
+def _trust(*types: str) -> dict[str, Any]:
+    return {"reason": "Elastic Load Balancing log delivery", "resourceTypes": list(types)}
 
 
 @pytest.mark.parametrize(
     "trusted",
     [
-        pytest.param({"05467682092": "Elastic Load Balancing log delivery"}, id="eleven-digits"),
-        pytest.param({ELB_LOGS: "logs"}, id="reason-too-short"),
-        pytest.param({"*": "Elastic Load Balancing log delivery"}, id="any-account"),
+        pytest.param({"05467682092": _trust(BUCKET_POLICY)}, id="eleven-digits"),
+        pytest.param({ELB_LOGS: {**_trust(BUCKET_POLICY), "reason": "logs"}}, id="short-reason"),
+        pytest.param({"*": _trust(BUCKET_POLICY)}, id="any-account"),
+        pytest.param({ELB_LOGS: _trust()}, id="no-resource-type"),
+        pytest.param({ELB_LOGS: "Elastic Load Balancing log delivery"}, id="reason-only"),
     ],
 )
 def test_config_trusts_named_accounts_with_reasons(pack: PolicyPack, trusted: Any) -> None:
@@ -303,7 +389,7 @@ def test_eks_component_access_entries_are_judged_against_the_stack_accounts(
 
     # The component's provider pins no account: without stackAccounts nothing is "ours".
     assert ["stackAccounts" in v.message for v in unconfigured] == [True], unconfigured
-    assert ["accessEntries.admin-0" in v.message for v in found] == [True], found
+    assert ["accessEntries.*.principalArn" in v.message for v in found] == [True], found
     assert _mine(pack.analyze(own, _eks_provider())) == [], own.urn
 
 
@@ -333,3 +419,207 @@ def test_configured_stack_accounts_outrank_the_provider_pin(pack: PolicyPack) ->
 def test_config_stack_accounts_are_account_ids(pack: PolicyPack, accounts: Any) -> None:
     with pytest.raises(PolicyPackError, match=POLICY):
         pack.configure({POLICY: {"stackAccounts": accounts}})
+
+
+def _stranger(path: str) -> str:
+    return f"arn:aws:{path.replace('ACCOUNT', FOREIGN)}"
+
+
+# Found by the red-team review: grants, shares and deliveries written without a policy document.
+FOREIGN_INPUTS = [
+    pytest.param(
+        "aws:kms/grant:Grant",
+        {
+            "keyId": "k",
+            "operations": ["Decrypt"],
+            "granteePrincipal": _stranger("iam::ACCOUNT:root"),
+        },
+        id="kms-grant",
+    ),
+    pytest.param(
+        "aws:lambda/permission:Permission",
+        {
+            "action": "lambda:InvokeFunction",
+            "function": "f",
+            "principal": "*",
+            "sourceAccount": FOREIGN,
+        },
+        id="lambda-source-account",
+    ),
+    pytest.param(
+        "aws:lambda/permission:Permission",
+        {
+            "action": "lambda:InvokeFunction",
+            "function": "f",
+            "principal": "sns.amazonaws.com",
+            "sourceArn": _stranger("sns:eu-central-1:ACCOUNT:alerts"),
+        },
+        id="lambda-source-arn",
+    ),
+    pytest.param(
+        "aws:lambda/permission:Permission",
+        {
+            "action": "lambda:InvokeFunction",
+            "function": "f",
+            "principal": "*",
+            "principalOrgId": "o-x1",
+        },
+        id="lambda-organisation",
+    ),
+    pytest.param(
+        "aws:ram/principalAssociation:PrincipalAssociation",
+        {"principal": FOREIGN, "resourceShareArn": "arn:aws:ram:eu-central-1:1:resource-share/x"},
+        id="ram-share",
+    ),
+    pytest.param(
+        "aws:ebs/snapshotCreateVolumePermission:SnapshotCreateVolumePermission",
+        {"snapshotId": "snap-0", "accountId": FOREIGN},
+        id="snapshot-share",
+    ),
+    pytest.param(
+        "aws:ec2/amiLaunchPermission:AmiLaunchPermission",
+        {"imageId": "ami-0", "group": "all"},
+        id="ami-public",
+    ),
+    pytest.param(
+        "aws:lambda/layerVersionPermission:LayerVersionPermission",
+        {"action": "lambda:GetLayerVersion", "layerName": "x", "principal": FOREIGN},
+        id="layer-share",
+    ),
+    pytest.param(
+        "aws:ssm/document:Document",
+        {"content": "{}", "permissions": {"type": "Share", "accountIds": f"{ACCOUNT},All"}},
+        id="ssm-document-public",
+    ),
+    pytest.param(
+        "aws:sns/topicSubscription:TopicSubscription",
+        {"topic": "t", "protocol": "sqs", "endpoint": _stranger("sqs:eu-central-1:ACCOUNT:q")},
+        id="subscription-elsewhere",
+    ),
+    pytest.param(
+        "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",
+        {"logGroup": "g", "destinationArn": _stranger("logs:eu-central-1:ACCOUNT:destination:d")},
+        id="log-subscription-elsewhere",
+    ),
+    pytest.param(
+        "aws:cloudwatch/eventTarget:EventTarget",
+        {"rule": "r", "arn": _stranger("events:eu-central-1:ACCOUNT:event-bus/default")},
+        id="event-target-elsewhere",
+    ),
+    pytest.param(
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        {
+            "bucket": "b",
+            "rules": [{"destination": {"bucket": "arn:aws:s3:::x", "account": FOREIGN}}],
+        },
+        id="replication-elsewhere",
+    ),
+    pytest.param(
+        "aws:ecr/replicationConfiguration:ReplicationConfiguration",
+        {
+            "replicationConfiguration": {
+                "rules": [{"destinations": [{"region": "eu-west-1", "registryId": FOREIGN}]}]
+            }
+        },
+        id="image-replication-elsewhere",
+    ),
+    pytest.param(
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+        {"clusterName": "c", "roleArn": _stranger("iam::ACCOUNT:role/r")},
+        id="pod-identity-elsewhere",
+    ),
+    pytest.param(
+        "aws:eks/addon:Addon",
+        {
+            "clusterName": "c",
+            "podIdentityAssociations": [{"roleArn": _stranger("iam::ACCOUNT:role/r")}],
+        },
+        id="addon-pod-identity-elsewhere",
+    ),
+]
+
+
+@pytest.mark.parametrize(("token", "inputs"), FOREIGN_INPUTS)
+def test_grant_share_or_delivery_elsewhere_is_blocked(
+    pack: PolicyPack, token: str, inputs: dict[str, Any]
+) -> None:
+    record = resource(token, "out", inputs)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert POLICY in policies(found), explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        pytest.param({"roleMappings": [{"roleArn": _stranger("iam::ACCOUNT:role/r")}]}, id="role"),
+        pytest.param({"userMappings": [{"userArn": _stranger("iam::ACCOUNT:user/u")}]}, id="user"),
+    ],
+)
+def test_eks_component_aws_auth_mapping_elsewhere_is_blocked(
+    pack: PolicyPack, mapping: dict[str, Any]
+) -> None:
+    record = resource("eks:index:Cluster", "eks", mapping, via=_eks_provider(), custom=False)
+
+    pack.configure({POLICY: {"stackAccounts": [ACCOUNT]}})
+
+    assert _mine(pack.analyze(record, _eks_provider())) != [], record.urn
+
+
+@pytest.mark.parametrize(
+    "principal", ["alexa-appkit.amazon.com", "sns.amazonaws.com", f"arn:aws:iam::{ACCOUNT}:root"]
+)
+def test_lambda_permission_for_a_service_or_ourselves_passes(
+    pack: PolicyPack, principal: str
+) -> None:
+    """Found by the red-team review: service principals outside amazonaws.com were blocked."""
+    inputs = {"action": "lambda:InvokeFunction", "function": "f", "principal": principal}
+    record = resource("aws:lambda/permission:Permission", "invoke", inputs)
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert POLICY not in policies(found), explain(record.urn, found)
+
+
+def _provider_with(**inputs: Any) -> ResourceRecord:
+    base = provider("explicit")
+    return dataclasses.replace(base, inputs={**base.inputs, **inputs})
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        pytest.param({"allowedAccountIds": [FOREIGN]}, "may deploy into", id="pinned-elsewhere"),
+        pytest.param(
+            {"assumeRoles": [{"roleArn": _stranger("iam::ACCOUNT:role/deployer")}]},
+            "assumes",
+            id="assumes-a-role-elsewhere",
+        ),
+        pytest.param({"allowedAccountIds": []}, "sets no allowedAccountIds", id="unpinned"),
+    ],
+)
+def test_provider_deploying_elsewhere_is_blocked(
+    pack: PolicyPack, inputs: dict[str, Any], message: str
+) -> None:
+    """Found by the red-team review: a provider pinned to another account deployed there with
+    no verdict, whatever it created."""
+    record = _provider_with(**inputs)
+    own = _provider_with(assumeRoles=[{"roleArn": f"arn:aws:iam::{ACCOUNT}:role/deployer"}])
+
+    pack.configure({POLICY: {"stackAccounts": [ACCOUNT]}})
+    found = _mine(pack.analyze(record))
+
+    assert [message in v.message for v in found] == [True], found
+    assert _mine(pack.analyze(own)) == [], own.urn
+
+
+def test_unknown_inline_policy_leaves_a_certain_trust_verdict(preview_pack: PolicyPack) -> None:
+    """Found by the red-team review: one unknown place hid what was certain at another."""
+    trust = _document(_grant({"AWS": f"arn:aws:iam::{FOREIGN}:root"}))
+    inline = [{"name": "later", "policy": UNKNOWN}]
+    record = resource(ROLE, "role", {"assumeRolePolicy": trust, "inlinePolicies": inline})
+
+    found = preview_pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert POLICY in policies(found), explain(record.urn, found)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.policies.builders import DEFAULT_PROVIDER, UNKNOWN, changed, resource
+from tests.policies.builders import ACCOUNT, DEFAULT_PROVIDER, UNKNOWN, changed, resource
 from tests.policies.conftest import Judge
 from tests.policies.expect import explain, policies
 from tools.analyzer import PolicyPack, PolicyPackError
@@ -17,6 +17,7 @@ POLICY = "iam-no-wildcard-actions"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 KEY = "aws:kms/key:Key"
+ORGANISATION = "o-a1b2c3d4e5"
 
 
 def _document(*statements: dict[str, Any]) -> str:
@@ -258,7 +259,9 @@ def _open(principal: Any, **extra: Any) -> dict[str, Any]:
             id="null-operator",
         ),
         pytest.param(
-            _document(_open("*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": "1"}})),
+            _document(
+                _open("*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}})
+            ),
             id="if-exists",
         ),
     ],
@@ -275,11 +278,15 @@ def test_public_principal_is_blocked(pack: PolicyPack, document: str) -> None:
     [
         pytest.param(_document(_open({"AWS": "arn:aws:iam::111122223333:root"})), id="named"),
         pytest.param(
-            _document(_open("*", Condition={"StringEquals": {"aws:SourceAccount": "1"}})),
+            _document(_open("*", Condition={"StringEquals": {"aws:SourceAccount": ACCOUNT}})),
             id="source-account",
         ),
         pytest.param(
-            _document(_open({"AWS": "*"}, Condition={"StringEquals": {"aws:PrincipalOrgID": "o"}})),
+            _document(
+                _open(
+                    {"AWS": "*"}, Condition={"StringEquals": {"aws:PrincipalOrgID": ORGANISATION}}
+                )
+            ),
             id="org",
         ),
         pytest.param(_document({**_open("*"), "Effect": "Deny"}), id="deny"),
@@ -287,6 +294,8 @@ def test_public_principal_is_blocked(pack: PolicyPack, document: str) -> None:
     ],
 )
 def test_named_or_confined_principal_passes(pack: PolicyPack, document: str) -> None:
+    # The organisation must be the stack's, or principals-in-stack-accounts objects.
+    pack.configure({"principals-in-stack-accounts": {"stackOrganizations": [ORGANISATION]}})
     for record in _resource_policies(document):
         found = pack.analyze(record, DEFAULT_PROVIDER)
 
