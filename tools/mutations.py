@@ -1372,6 +1372,13 @@ def _foreign_organisation(records: Records) -> Records:
 
 
 IDENTITY_ACCOUNTS = [
+    setting(
+        "eks-aws-auth-config-map",
+        (EKS, ""),
+        "authenticationMode",
+        "API_AND_CONFIG_MAP",
+        "the aws-auth ConfigMap may grant access beside the access entries",
+    ),
     _foreign_grant,
     _foreign_subscription,
     _foreign_organisation,

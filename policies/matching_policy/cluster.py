@@ -1,5 +1,5 @@
-"""The EKS control plane: private endpoint, envelope encryption of secrets, every log type;
-and its nodes: IMDSv2 only.
+"""The EKS control plane: private endpoint, envelope encryption of secrets, every log type,
+access entries as the only way in; and its nodes: IMDSv2 only.
 
 Both shapes are judged: `eks:index:Cluster` (the pulumi_eks component, whose inputs are all a
 policy sees of it under mocks) and the `aws:eks/cluster:Cluster` it creates, or that a program
@@ -111,6 +111,31 @@ EKS_CONTROL_PLANE_LOGS = ResourceValidationPolicy(
     severity=Severity.MEDIUM,
 )
 
+# --- eks-access-entries-only -----------------------------------------------------------------
+
+EKS_ACCESS_EXAMPLE = 'eks.Cluster("platform", authentication_mode="API_AND_CONFIG_MAP")'
+
+
+def _access(token: str, props: Any) -> list[str]:
+    # Both shapes default to CONFIG_MAP when the mode is left out.
+    mode = get(props, "authenticationMode" if token == EKS_COMPONENT else "accessConfig")
+    if token == EKS_CLUSTER:
+        mode = get(mode, "authenticationMode")
+    if mode == "API":
+        return []
+    return [f"lets the aws-auth ConfigMap grant access (authenticationMode {mode or 'unset'})"]
+
+
+EKS_ACCESS_ENTRIES_ONLY = ResourceValidationPolicy(
+    name="eks-access-entries-only",
+    description="Every EKS cluster takes its principals from access entries only "
+    "(authenticationMode API), which the pack judges, never from the aws-auth ConfigMap, whose "
+    "mappings are YAML text in a Kubernetes object out of its sight.",
+    validate=_cluster_rule(_access),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+)
+
 # --- ec2-imdsv2-required --------------------------------------------------------------------
 
 EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -197,5 +222,6 @@ POLICIES = [
     EKS_PRIVATE_ENDPOINT,
     EKS_SECRETS_ENCRYPTION,
     EKS_CONTROL_PLANE_LOGS,
+    EKS_ACCESS_ENTRIES_ONLY,
     EC2_IMDSV2_REQUIRED,
 ]

@@ -22,6 +22,7 @@ COMPONENT = resource(
         "endpointPublicAccess": False,
         "encryptionConfigKeyArn": KEY,
         "enabledClusterLogTypes": LOGS,
+        "authenticationMode": "API",
     },
     custom=False,
 )
@@ -37,6 +38,7 @@ CLUSTER = resource(
         },
         "encryptionConfig": {"provider": {"keyArn": KEY}, "resources": ["secrets"]},
         "enabledClusterLogTypes": LOGS,
+        "accessConfig": {"authenticationMode": "API"},
     },
 )
 
@@ -71,6 +73,21 @@ def test_compliant_cluster_passes(pack: PolicyPack, record: ResourceRecord) -> N
             id="a-pub-default",
         ),
         pytest.param(without(CLUSTER, "encryptionConfig"), "eks-secrets-encryption", id="a-kms"),
+        # The aws-auth ConfigMap's mappings are text the pack can't judge.
+        pytest.param(
+            changed(COMPONENT, authenticationMode="API_AND_CONFIG_MAP"),
+            "eks-access-entries-only",
+            id="c-config-map",
+        ),
+        pytest.param(
+            without(COMPONENT, "authenticationMode"), "eks-access-entries-only", id="c-auth"
+        ),
+        pytest.param(
+            changed(CLUSTER, accessConfig={"authenticationMode": "CONFIG_MAP"}),
+            "eks-access-entries-only",
+            id="a-config-map",
+        ),
+        pytest.param(without(CLUSTER, "accessConfig"), "eks-access-entries-only", id="a-auth"),
         pytest.param(
             without(CLUSTER, "enabledClusterLogTypes"), "eks-control-plane-logs", id="a-log"
         ),
