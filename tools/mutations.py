@@ -1371,7 +1371,31 @@ def _foreign_organisation(records: Records) -> Records:
     return records
 
 
+@edit("queue-star-for-all-values", 'the queue admits "*" under a ForAllValues "confinement"')
+def _for_all_values(records: Records) -> Records:
+    queue = find(records, QUEUE, "queue")
+    account = queue.outputs["arn"].split(":")[4]
+    condition = {"ForAllValues:StringEquals": {"aws:SourceAccount": account}}
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage"}
+    _with_statement(
+        find(records, QUEUE_POLICY, "queue-tls-only"),
+        {**statement, "Resource": queue.outputs["arn"], "Condition": condition},
+    )
+    return records
+
+
+@edit("eks-outside-identity-provider", "a partner's OpenID Connect issuer signs users in")
+def _outside_issuer(records: Records) -> Records:
+    entry = find(records, "aws:eks/accessEntry:AccessEntry", "karpenter")
+    issuer = {"identityProviderConfigName": "partner", "issuerUrl": "https://sso.example.org"}
+    props = {"clusterName": entry.inputs["clusterName"], "oidc": {**issuer, "clientId": "eks"}}
+    token = "aws:eks/identityProviderConfig:IdentityProviderConfig"
+    return add(records, entry, token, "matching-partner-sso", props)
+
+
 IDENTITY_ACCOUNTS = [
+    _for_all_values,
+    _outside_issuer,
     setting(
         "eks-aws-auth-config-map",
         (EKS, ""),

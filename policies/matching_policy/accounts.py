@@ -65,7 +65,7 @@ ACCOUNT = "account"  # an account id, as is
 PRINCIPAL = "principal"  # an account id or an IAM/STS ARN; anything else is nobody we know
 ARN = "arn"  # an ARN whose account, if it carries one, must be ours
 FEDERATED = "federated"  # an identity provider: ours by ARN, or one of AWS's own services
-LAMBDA_PRINCIPAL = "lambda principal"  # an account or ARN, or a service principal
+LAMBDA_PRINCIPAL = "principal or service"  # an account or ARN, or a service principal
 ORGANISATION = "organisation"  # an organisation id (or the head of an organisation path)
 CANONICAL = "canonical user"  # an S3 canonical user id: never tied to an account of ours
 RESOURCE = "resource"  # an ARN an identity policy allows: wildcarded accounts judged elsewhere
@@ -127,7 +127,17 @@ INPUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "aws:ssm/document:Document": (("permissions.accountIds", ACCOUNT),),
     "aws:sns/topicSubscription:TopicSubscription": (("endpoint", ARN),),
     "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": (("destinationArn", ARN),),
-    "aws:cloudwatch/eventTarget:EventTarget": (("arn", ARN),),
+    "aws:cloudwatch/eventTarget:EventTarget": (("arn", ARN), ("deadLetterConfig.arn", ARN)),
+    "aws:cloudwatch/eventPermission:EventPermission": (("principal", LAMBDA_PRINCIPAL),),
+    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": (("peerOwnerId", ACCOUNT),),
+    "aws:ec2/vpcEndpointService:VpcEndpointService": (("allowedPrincipals[]", PRINCIPAL),),
+    "aws:ec2/vpcEndpointServiceAllowedPrinciple:VpcEndpointServiceAllowedPrinciple": (
+        ("principalArn", PRINCIPAL),
+    ),
+    "aws:rds/snapshot:Snapshot": (("sharedAccounts[]", ACCOUNT),),
+    "aws:rds/clusterSnapshot:ClusterSnapshot": (("sharedAccounts[]", ACCOUNT),),
+    "aws:oam/link:Link": (("sinkIdentifier", ARN),),
+    "aws:backup/plan:Plan": (("rules[].copyActions[].destinationVaultArn", ARN),),
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": (
         ("rules[].destination.account", ACCOUNT),
     ),
@@ -467,4 +477,30 @@ PRINCIPALS_IN_STACK_ACCOUNTS = ResourceValidationPolicy(
     "in the policy config, with the reason.",
 )
 
-POLICIES = [PRINCIPALS_IN_STACK_ACCOUNTS]
+# --- aws-native-forbidden --------------------------------------------------------------------
+
+AWS_NATIVE = "aws-native"
+AWS_NATIVE_EXAMPLE = 'aws_native.sqs.QueuePolicy("jobs", queues=[url], policy_document={...})'
+
+
+def _check_native(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    package = args.resource_type.removeprefix("pulumi:providers:").split(":", 1)[0]
+    if package == AWS_NATIVE:
+        report(
+            f"'{args.name}' ({args.urn}) comes from the aws-native provider, whose resources, "
+            "policies and account pin no policy of this pack reads",
+            None,
+        )
+
+
+AWS_NATIVE_FORBIDDEN = ResourceValidationPolicy(
+    name="aws-native-forbidden",
+    description="No resource or provider of aws-native: the pack judges AWS through pulumi-aws "
+    "tokens, so an aws-native queue policy, key or provider would pass every rule unread.",
+    validate=_check_native,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Declare the resource with pulumi-aws (pulumi_aws), which the pack reads.",
+)
+
+POLICIES = [PRINCIPALS_IN_STACK_ACCOUNTS, AWS_NATIVE_FORBIDDEN]

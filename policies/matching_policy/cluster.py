@@ -126,12 +126,28 @@ def _access(token: str, props: Any) -> list[str]:
     return [f"lets the aws-auth ConfigMap grant access (authenticationMode {mode or 'unset'})"]
 
 
+IDENTITY_PROVIDER = "aws:eks/identityProviderConfig:IdentityProviderConfig"
+
+
+def _check_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == IDENTITY_PROVIDER:
+        cluster = get(args.props, "clusterName")
+        report(
+            f"'{args.name}' ({args.urn}) lets the users of an outside OpenID Connect issuer into "
+            f"cluster {cluster!r}, whatever its authentication mode",
+            None,
+        )
+        return
+    _cluster_rule(_access)(args, report)
+
+
 EKS_ACCESS_ENTRIES_ONLY = ResourceValidationPolicy(
     name="eks-access-entries-only",
     description="Every EKS cluster takes its principals from access entries only "
     "(authenticationMode API), which the pack judges, never from the aws-auth ConfigMap, whose "
-    "mappings are YAML text in a Kubernetes object out of its sight.",
-    validate=_cluster_rule(_access),
+    "mappings are YAML text in a Kubernetes object out of its sight, nor from an outside "
+    "OpenID Connect identity provider.",
+    validate=_check_access,
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
 )

@@ -95,6 +95,8 @@ RESOURCE_POLICY_KEYS = {
     "aws:elasticsearch/domain:Domain": "accessPolicies",
     "aws:apigateway/restApiPolicy:RestApiPolicy": "policy",
     "aws:apigateway/restApi:RestApi": "policy",
+    "aws:kinesis/resourcePolicy:ResourcePolicy": "policy",
+    "aws:cloudwatch/eventBus:EventBus": "policy",
 }
 RESOURCE_POLICY_TYPES = frozenset(RESOURCE_POLICY_KEYS)
 # Condition keys that confine a `*` principal to callers of ours (compared lower-case), each
@@ -335,9 +337,11 @@ def _is_confined(statement: Mapping[str, Any]) -> bool:
 
 
 def _operator(operator: str) -> str:
-    """`ForAnyValue:StringEquals` and `StringEquals` confine alike; `…IfExists` never does."""
-    name = operator.rpartition(":")[2].lower()
-    return "" if name.endswith("ifexists") else name
+    """`ForAnyValue:StringEquals` and `StringEquals` confine alike; `…IfExists` never does, and
+    neither does `ForAllValues:`, which holds when the request carries no such key at all (a
+    direct call from another account has no aws:SourceAccount)."""
+    qualifier, _, name = operator.strip().lower().rpartition(":")
+    return "" if name.endswith("ifexists") or qualifier == "forallvalues" else name
 
 
 def _concrete(values: object) -> bool:

@@ -523,6 +523,73 @@ FOREIGN_INPUTS = [
         },
         id="image-replication-elsewhere",
     ),
+    # Found by the second red-team pass: types the tables first left out.
+    pytest.param(
+        "aws:ec2/vpcPeeringConnection:VpcPeeringConnection",
+        {"vpcId": "vpc-1", "peerVpcId": "vpc-2", "peerOwnerId": FOREIGN},
+        id="peering-elsewhere",
+    ),
+    pytest.param(
+        "aws:rds/snapshot:Snapshot",
+        {"dbInstanceIdentifier": "db", "dbSnapshotIdentifier": "s", "sharedAccounts": [FOREIGN]},
+        id="db-snapshot-share",
+    ),
+    pytest.param(
+        "aws:oam/link:Link",
+        {
+            "labelTemplate": "$AccountName",
+            "sinkIdentifier": _stranger("oam:eu-central-1:ACCOUNT:sink/a"),
+        },
+        id="observability-link-elsewhere",
+    ),
+    pytest.param(
+        "aws:cloudwatch/eventPermission:EventPermission",
+        {"principal": FOREIGN, "statementId": "p"},
+        id="event-bus-permission",
+    ),
+    pytest.param(
+        "aws:cloudwatch/eventTarget:EventTarget",
+        {
+            "rule": "r",
+            "arn": f"arn:aws:sqs:eu-central-1:{ACCOUNT}:q",
+            "deadLetterConfig": {"arn": _stranger("sqs:eu-central-1:ACCOUNT:dlq")},
+        },
+        id="event-dead-letters-elsewhere",
+    ),
+    pytest.param(
+        "aws:ec2/vpcEndpointService:VpcEndpointService",
+        {"acceptanceRequired": False, "allowedPrincipals": [_stranger("iam::ACCOUNT:root")]},
+        id="endpoint-service-principal",
+    ),
+    pytest.param(
+        "aws:ec2/vpcEndpointServiceAllowedPrinciple:VpcEndpointServiceAllowedPrinciple",
+        {"vpcEndpointServiceId": "vpce-svc-1", "principalArn": _stranger("iam::ACCOUNT:root")},
+        id="endpoint-service-allowed-principle",
+    ),
+    pytest.param(
+        "aws:backup/plan:Plan",
+        {
+            "name": "p",
+            "rules": [
+                {
+                    "ruleName": "r",
+                    "copyActions": [
+                        {
+                            "destinationVaultArn": _stranger(
+                                "backup:eu-central-1:ACCOUNT:backup-vault:dr"
+                            )
+                        }
+                    ],
+                }
+            ],
+        },
+        id="backup-copy-elsewhere",
+    ),
+    pytest.param(
+        "aws:kinesis/resourcePolicy:ResourcePolicy",
+        {"resourceArn": "x", "policy": _document(_grant({"AWS": _stranger("iam::ACCOUNT:root")}))},
+        id="stream-policy",
+    ),
     pytest.param(
         "aws:eks/podIdentityAssociation:PodIdentityAssociation",
         {"clusterName": "c", "roleArn": _stranger("iam::ACCOUNT:role/r")},
@@ -623,3 +690,31 @@ def test_unknown_inline_policy_leaves_a_certain_trust_verdict(preview_pack: Poli
     found = preview_pack.analyze(record, DEFAULT_PROVIDER)
 
     assert POLICY in policies(found), explain(record.urn, found)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(
+            dataclasses.replace(
+                provider("native", accounts=()),
+                type="pulumi:providers:aws-native",
+                urn=urn("pulumi:providers:aws-native", "native"),
+            ),
+            id="provider",
+        ),
+        pytest.param(
+            resource(
+                "aws-native:sqs:QueuePolicy",
+                "jobs",
+                {"queues": ["q"], "policyDocument": {"Statement": [_grant({"AWS": FOREIGN})]}},
+            ),
+            id="queue-policy",
+        ),
+    ],
+)
+def test_aws_native_is_refused_whole(pack: PolicyPack, record: ResourceRecord) -> None:
+    """Found by the second red-team pass: no policy reads aws-native tokens or its provider."""
+    found = pack.analyze(record)
+
+    assert "aws-native-forbidden" in policies(found), explain(record.urn, found)

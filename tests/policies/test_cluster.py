@@ -235,3 +235,17 @@ def test_launcher_with_imdsv2_passes(pack: PolicyPack, record: ResourceRecord) -
     found = pack.analyze(record, DEFAULT_PROVIDER)
 
     assert IMDS not in policies(found), explain(record.urn, found)
+
+
+def test_outside_identity_provider_is_refused(pack: PolicyPack) -> None:
+    """Found by the red-team review: an OIDC issuer's users get in whatever the mode is."""
+    issuer = {"identityProviderConfigName": "partner", "issuerUrl": "https://sso.example.org"}
+    record = resource(
+        "aws:eks/identityProviderConfig:IdentityProviderConfig",
+        "partner-sso",
+        {"clusterName": "platform", "oidc": {**issuer, "clientId": "eks"}},
+    )
+
+    found = pack.analyze(record, DEFAULT_PROVIDER)
+
+    assert policies(found) == ["eks-access-entries-only"], explain(record.urn, found)

@@ -258,6 +258,14 @@ def _open(principal: Any, **extra: Any) -> dict[str, Any]:
             _document(_open({"AWS": "*"}, Condition={"Null": {"aws:PrincipalOrgID": "true"}})),
             id="null-operator",
         ),
+        # Found by the second red-team pass: ForAllValues holds when the request has no such
+        # key at all, as a direct call from another account has none.
+        pytest.param(
+            _document(
+                _open("*", Condition={"ForAllValues:StringEquals": {"aws:SourceAccount": ACCOUNT}})
+            ),
+            id="for-all-values",
+        ),
         pytest.param(
             _document(
                 _open("*", Condition={"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}})
