@@ -1502,7 +1502,18 @@ _LB_SERVICE = {"spec": {"type": "LoadBalancer", "ports": [{"port": 443, "targetP
 _INGRESS = {"spec": {"ingressClassName": "alb", "defaultBackend": {"service": {"name": "api"}}}}
 _GATEWAY = {"spec": {"gatewayClassName": "aws-alb", "listeners": [{"name": "https", "port": 443}]}}
 
+_OPEN_BINDING = {
+    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+    "subjects": [{"kind": "Group", "name": "system:unauthenticated"}],
+}
+
 KUBERNETES = [
+    _manifest(
+        "k8s-binding-to-anonymous",
+        "every caller of the API endpoint may read the cluster",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+        _OPEN_BINDING,
+    ),
     _manifest(
         "k8s-service-load-balancer",
         "a LoadBalancer Service",

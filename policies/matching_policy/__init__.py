@@ -23,6 +23,7 @@ from matching_policy import (
     launchers,
     namespaces,
     network,
+    rbac,
     residency,
     scaling,
     volumes,
@@ -48,6 +49,7 @@ ALL_POLICIES: list[Policy] = [
     *accounts.POLICIES,
     *kubernetes.POLICIES,
     *namespaces.POLICIES,
+    *rbac.POLICIES,
     *charts.POLICIES,
     *workloads.POLICIES,
 ]

@@ -197,6 +197,7 @@ def test_unparseable_yaml_is_blocked(pack: PolicyPack) -> None:
     expected = [
         "k8s-images-pinned",
         "k8s-namespace-restricted",
+        "k8s-no-anonymous-bindings",
         "k8s-no-ingress",
         "k8s-no-loadbalancer-service",
         "k8s-pod-restricted",
