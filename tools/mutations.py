@@ -1314,16 +1314,20 @@ def _foreign_trust(records: Records) -> Records:
     return records
 
 
-@edit("queue-star-confined-elsewhere", 'the queue admits "*" from another account\'s source')
-def _foreign_source(records: Records) -> Records:
-    arn = find(records, QUEUE, "queue").outputs["arn"]
-    condition = {"StringEquals": {"aws:SourceAccount": _STRANGER}}
-    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"}
-    _with_statement(
-        find(records, QUEUE_POLICY, "queue-tls-only"),
-        {**statement, "Resource": arn, "Condition": condition},
-    )
-    return records
+def _queue_star(name: str, fault: str, condition: Callable[[str], dict[str, Any]]) -> Mutation:
+    """A mutation admitting "*" to the work queue under `condition` (given the stack's account)."""
+
+    @edit(name, fault)
+    def apply(records: Records) -> Records:
+        arn = find(records, QUEUE, "queue").outputs["arn"]
+        statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage"}
+        _with_statement(
+            find(records, QUEUE_POLICY, "queue-tls-only"),
+            {**statement, "Resource": arn, "Condition": condition(arn.split(":")[4])},
+        )
+        return records
+
+    return apply
 
 
 @edit("topic-foreign-subscriber", "another account may subscribe to the alert topic")
@@ -1359,31 +1363,6 @@ def _foreign_subscription(records: Records) -> Records:
     )
 
 
-@edit("queue-star-foreign-organisation", 'the queue admits "*" from a stranger organisation')
-def _foreign_organisation(records: Records) -> Records:
-    arn = find(records, QUEUE, "queue").outputs["arn"]
-    condition = {"StringEquals": {"aws:PrincipalOrgID": "o-stranger123"}}
-    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage"}
-    _with_statement(
-        find(records, QUEUE_POLICY, "queue-tls-only"),
-        {**statement, "Resource": arn, "Condition": condition},
-    )
-    return records
-
-
-@edit("queue-star-for-all-values", 'the queue admits "*" under a ForAllValues "confinement"')
-def _for_all_values(records: Records) -> Records:
-    queue = find(records, QUEUE, "queue")
-    account = queue.outputs["arn"].split(":")[4]
-    condition = {"ForAllValues:StringEquals": {"aws:SourceAccount": account}}
-    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:ReceiveMessage"}
-    _with_statement(
-        find(records, QUEUE_POLICY, "queue-tls-only"),
-        {**statement, "Resource": queue.outputs["arn"], "Condition": condition},
-    )
-    return records
-
-
 @edit("eks-outside-identity-provider", "a partner's OpenID Connect issuer signs users in")
 def _outside_issuer(records: Records) -> Records:
     entry = find(records, "aws:eks/accessEntry:AccessEntry", "karpenter")
@@ -1394,7 +1373,22 @@ def _outside_issuer(records: Records) -> Records:
 
 
 IDENTITY_ACCOUNTS = [
-    _for_all_values,
+    _queue_star(
+        "queue-star-confined-elsewhere",
+        'the queue admits "*" from another account\'s source',
+        lambda _: {"StringEquals": {"aws:SourceAccount": _STRANGER}},
+    ),
+    _queue_star(
+        "queue-star-foreign-organisation",
+        'the queue admits "*" from a stranger organisation',
+        lambda _: {"StringEquals": {"aws:PrincipalOrgID": "o-stranger123"}},
+    ),
+    # ForAllValues holds when the request carries no aws:SourceAccount at all.
+    _queue_star(
+        "queue-star-for-all-values",
+        'the queue admits "*" under a ForAllValues "confinement"',
+        lambda ours: {"ForAllValues:StringEquals": {"aws:SourceAccount": ours}},
+    ),
     _outside_issuer,
     setting(
         "eks-aws-auth-config-map",
@@ -1405,7 +1399,6 @@ IDENTITY_ACCOUNTS = [
     ),
     _foreign_grant,
     _foreign_subscription,
-    _foreign_organisation,
     setting(
         "provider-assumes-foreign-role",
         (f"{PROVIDER_PREFIX}aws", ""),
@@ -1415,7 +1408,6 @@ IDENTITY_ACCOUNTS = [
     ),
     _foreign_key_user,
     _foreign_trust,
-    _foreign_source,
     _foreign_subscriber,
     _grant(
         "iam-assume-foreign-role",
