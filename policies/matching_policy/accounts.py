@@ -188,11 +188,10 @@ class Ours:
 
     def __init__(self, args: ResourceValidationArgs) -> None:
         config = args.get_config()
-        self.configured = frozenset(strings(config.get("stackAccounts")))
         provider = args.provider
         aws = provider is not None and provider.resource_type == AWS_PROVIDER
-        self.pinned = _pinned(provider.props) if provider and aws else frozenset[str]()
-        self.accounts = self.configured or self.pinned
+        pinned = _pinned(provider.props) if provider and aws else frozenset[str]()
+        self.accounts = configured_accounts(config) or pinned
         self.organisations = frozenset(strings(config.get("stackOrganizations")))
         self.trusted = _trusted(config, args.resource_type)
 
@@ -202,6 +201,11 @@ class Ours:
     def account(self, account: str) -> bool:
         account = account.strip()
         return account in self.accounts or account in self.trusted
+
+
+def configured_accounts(config: Mapping[str, Any]) -> frozenset[str]:
+    """The stack's accounts as the policy config names them (`stackAccounts`)."""
+    return frozenset(strings(config.get("stackAccounts")))
 
 
 def _pinned(props: object) -> frozenset[str]:
@@ -249,9 +253,7 @@ def _condition_names(statement: Mapping[str, Any]) -> list[Name]:
     if not isinstance(conditions, Mapping):
         return found
     for operator, block in cast(Mapping[str, Any], conditions).items():
-        if not isinstance(block, Mapping):
-            continue
-        if not _admits(str(operator)):
+        if not isinstance(block, Mapping) or not _admits(str(operator)):
             continue
         for key, values in cast(Mapping[str, Any], block).items():
             kind = CONDITION_KEYS.get(str(key).strip().lower())
@@ -413,7 +415,7 @@ def _judge_place(
 
 def _judge_provider(args: ResourceValidationArgs, verdicts: Verdicts) -> None:
     """An AWS provider deploys into one of the stack's accounts, as one of its roles."""
-    configured = frozenset(strings(args.get_config().get("stackAccounts")))
+    configured = configured_accounts(args.get_config())
     pinned = _pinned(args.props)
     subject = f"AWS provider '{args.name}' ({args.urn})"
     if not pinned:
